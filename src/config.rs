@@ -1,0 +1,286 @@
+//! Settings: built-in defaults, then an optional TOML file, then `PORTCULLIS_<KEY>`
+//! environment variables. A bad value stops start-up with a message naming the key.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Every setting, with the name used in the TOML file (the environment variable is
+/// `PORTCULLIS_` followed by the upper-cased name).
+pub const KEYS: &[(&str, &str)] = &[
+    ("database_url", "sqlite://portcullis.db"),
+    ("bind", "127.0.0.1:8080"),
+    ("issuer", "http://127.0.0.1:8080"),
+    ("cookie_key", ""),
+    ("consent_url", ""),
+    ("access_token_ttl", "1h"),
+    ("refresh_token_ttl", "30d"),
+    ("auth_code_ttl", "60s"),
+    ("id_token_ttl", "1h"),
+    ("session_ttl", "24h"),
+    ("workers", "0"),
+    ("db_pool_size", "0"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    /// Without a trailing slash.
+    pub issuer: String,
+    pub cookie_key: Option<Vec<u8>>,
+    pub consent_url: Option<String>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub auth_code_ttl: Duration,
+    pub id_token_ttl: Duration,
+    pub session_ttl: Duration,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Database connections per process; 0 picks a size for the backend.
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {key} ({source_name}): {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub source_name: String,
+    pub message: String,
+}
+
+impl Settings {
+    /// Loads settings from the defaults, `file` and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: BTreeMap<String, (String, String)> = KEYS
+            .iter()
+            .map(|(k, v)| (k.to_string(), (v.to_string(), "default".to_string())))
+            .collect();
+        if let Some(path) = file {
+            let source = path.display().to_string();
+            let err = |key: &str, message: String| ConfigError {
+                key: key.into(),
+                source_name: source.clone(),
+                message,
+            };
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err("--config", format!("cannot read the file: {e}")))?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| err("--config", e.message().to_string()))?;
+            for (key, value) in table {
+                if !raw.contains_key(&key) {
+                    return Err(err(
+                        &key,
+                        format!("unknown setting; known settings: {}", known_keys()),
+                    ));
+                }
+                let value = match value {
+                    toml::Value::String(s) => s,
+                    toml::Value::Integer(i) => i.to_string(),
+                    toml::Value::Boolean(b) => b.to_string(),
+                    other => {
+                        return Err(err(
+                            &key,
+                            format!("expected a string or number, found {}", other.type_str()),
+                        ))
+                    }
+                };
+                raw.insert(key, (value, source.clone()));
+            }
+        }
+        for (name, value) in env {
+            if let Some(key) = name.strip_prefix("PORTCULLIS_") {
+                let key = key.to_ascii_lowercase();
+                if raw.contains_key(&key) {
+                    raw.insert(key, (value, name));
+                }
+            }
+        }
+        Self::parse(&raw)
+    }
+
+    fn parse(raw: &BTreeMap<String, (String, String)>) -> Result<Self, ConfigError> {
+        let get = |key: &str| -> (&str, &str) {
+            raw.get(key)
+                .map(|(v, s)| (v.as_str(), s.as_str()))
+                .unwrap_or(("", "default"))
+        };
+        let fail = |key: &str, message: String| ConfigError {
+            key: key.into(),
+            source_name: get(key).1.to_string(),
+            message,
+        };
+        let duration = |key: &str| -> Result<Duration, ConfigError> {
+            let d = humantime::parse_duration(get(key).0).map_err(|e| {
+                fail(
+                    key,
+                    format!(
+                        "{:?} is not a duration like 90s, 15m or 1h: {e}",
+                        get(key).0
+                    ),
+                )
+            })?;
+            if d.is_zero() {
+                return Err(fail(key, "must be longer than zero".into()));
+            }
+            Ok(d)
+        };
+        let optional = |key: &str| Some(get(key).0.to_owned()).filter(|v| !v.is_empty());
+
+        let database_url = get("database_url").0.to_owned();
+        if database_url.is_empty() {
+            return Err(fail("database_url", "must not be empty".into()));
+        }
+        let bind = get("bind").0.to_owned();
+        if bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(fail(
+                "bind",
+                format!("{bind:?} is not an address like 127.0.0.1:8080"),
+            ));
+        }
+        let issuer = get("issuer").0.trim_end_matches('/').to_owned();
+        match url::Url::parse(&issuer) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https")
+                    && u.query().is_none()
+                    && u.fragment().is_none() => {}
+            _ => {
+                return Err(fail(
+                    "issuer",
+                    format!("{issuer:?} is not an http(s) URL without query or fragment"),
+                ))
+            }
+        }
+        let cookie_key = optional("cookie_key")
+            .map(|k| decode_key(&k))
+            .transpose()
+            .map_err(|m| fail("cookie_key", m))?;
+        let consent_url = optional("consent_url");
+        if let Some(u) = &consent_url {
+            if url::Url::parse(u).is_err() {
+                return Err(fail("consent_url", format!("{u:?} is not an absolute URL")));
+            }
+        }
+        let number = |key: &str| -> Result<u32, ConfigError> {
+            get(key)
+                .0
+                .parse::<u32>()
+                .map_err(|_| fail(key, format!("{:?} is not a whole number", get(key).0)))
+        };
+        Ok(Settings {
+            database_url,
+            bind,
+            issuer,
+            cookie_key,
+            consent_url,
+            access_token_ttl: duration("access_token_ttl")?,
+            refresh_token_ttl: duration("refresh_token_ttl")?,
+            auth_code_ttl: duration("auth_code_ttl")?,
+            id_token_ttl: duration("id_token_ttl")?,
+            session_ttl: duration("session_ttl")?,
+            workers: number("workers")? as usize,
+            db_pool_size: number("db_pool_size")?,
+        })
+    }
+}
+
+fn known_keys() -> String {
+    KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+}
+
+/// A cookie key is given as hex or base64 and must carry at least 64 bytes.
+fn decode_key(text: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let bytes = hex::decode(text)
+        .ok()
+        .or_else(|| base64::engine::general_purpose::STANDARD.decode(text).ok())
+        .or_else(|| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(text)
+                .ok()
+        })
+        .ok_or("is neither hex nor base64")?;
+    if bytes.len() < 64 {
+        return Err(format!("must be at least 64 bytes, got {}", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.database_url, "sqlite://portcullis.db");
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.issuer, "http://127.0.0.1:8080");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(3600));
+        assert_eq!(s.refresh_token_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(s.auth_code_ttl, Duration::from_secs(60));
+        assert!(s.cookie_key.is_none() && s.consent_url.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9000\"\naccess_token_ttl = \"5m\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_from(Some(&path), env(&[("PORTCULLIS_BIND", "127.0.0.1:9100")]))
+            .unwrap();
+        assert_eq!(s.bind, "127.0.0.1:9100");
+        assert_eq!(s.access_token_ttl, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key_and_source() {
+        let err =
+            Settings::load_from(None, env(&[("PORTCULLIS_ACCESS_TOKEN_TTL", "soon")])).unwrap_err();
+        assert_eq!(err.key, "access_token_ttl");
+        assert!(
+            err.to_string().contains("PORTCULLIS_ACCESS_TOKEN_TTL"),
+            "{err}"
+        );
+        let err = Settings::load_from(None, env(&[("PORTCULLIS_COOKIE_KEY", "abcd")])).unwrap_err();
+        assert_eq!(err.key, "cookie_key");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "bnd = \"x\"\n").unwrap();
+        let err = Settings::load_from(Some(&path), env(&[])).unwrap_err();
+        assert_eq!(err.key, "bnd");
+    }
+
+    #[test]
+    fn issuer_loses_its_trailing_slash() {
+        let s = Settings::load_from(
+            None,
+            env(&[("PORTCULLIS_ISSUER", "https://id.example.com/")]),
+        )
+        .unwrap();
+        assert_eq!(s.issuer, "https://id.example.com");
+    }
+}

@@ -1,0 +1,90 @@
+//! The one error type of the server. `http::error` maps it to responses in one place;
+//! the command line prints it.
+
+use crate::protocol::error::{ErrorCode, OAuthError};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An error of a protocol endpoint, reported with its RFC code.
+    #[error("{0}")]
+    OAuth(#[from] OAuthError),
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No usable bearer token. `invalid_token` is set when one was sent but is not valid.
+    #[error("{description}")]
+    Unauthorized {
+        description: String,
+        invalid_token: bool,
+    },
+    #[error("this token lacks the scope {required}")]
+    InsufficientScope { required: &'static str },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The database cannot be reached; the request may be retried.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything unexpected. The cause is logged, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    pub fn oauth(code: ErrorCode, description: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        Self::OAuth(OAuthError::new(code, description))
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn not_found(what: &str, id: &str) -> Self {
+        Self::NotFound(format!("{what} {id:?} does not exist"))
+    }
+}
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match err {
+            D::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Self::Unavailable(err.into()),
+            D::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_busy(info.message()) => {
+                Self::Unavailable(err.into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("terminating connection")
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(err: r2d2::Error) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl From<diesel::ConnectionError> for Error {
+    fn from(err: diesel::ConnectionError) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl Error {
+    /// An unexpected failure described by a message (for errors that are plain strings).
+    pub fn internal_msg(message: String) -> Self {
+        Self::Internal(anyhow::anyhow!(message))
+    }
+}

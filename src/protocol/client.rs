@@ -1,0 +1,503 @@
+//! Client registrations (RFC 6749 §2, RFC 7591 metadata names) and their validation.
+
+use serde::Deserialize;
+use url::Url;
+
+use super::scope::ScopeSet;
+use super::secret::MIN_CHOSEN_SECRET_LEN;
+use super::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+    Password,
+}
+
+impl GrantType {
+    pub const ALL: [GrantType; 4] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+        Self::Password,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+}
+
+/// How a client proves its identity at the token endpoint (RFC 7591 §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::None => "none",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::ClientSecretBasic, Self::ClientSecretPost, Self::None]
+            .into_iter()
+            .find(|m| m.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    /// Can keep a secret (a server-side application).
+    Confidential,
+    /// Cannot keep a secret (a browser or native app); must use PKCE.
+    Public,
+}
+
+impl ClientType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confidential => "confidential",
+            Self::Public => "public",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Confidential, Self::Public]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFormat {
+    Opaque,
+    Jwt,
+}
+
+impl TokenFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opaque => "opaque",
+            Self::Jwt => "jwt",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Opaque, Self::Jwt]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
+/// A registered client as the rest of the server sees it. The secret hash never leaves
+/// the storage layer except to be verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<String>,
+    pub scope: ScopeSet,
+    pub auth_method: AuthMethod,
+    pub client_type: ClientType,
+    /// Username of the owning user, if any.
+    pub owner: Option<String>,
+    pub skip_consent: bool,
+    pub access_token_format: TokenFormat,
+    pub has_logo: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Client {
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// What an admin submits to register or replace a client, with RFC 7591 names.
+/// Every field is optional; defaults follow the product contract.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientRequest {
+    pub client_id: Option<String>,
+    /// Generated when absent for a confidential client; returned once.
+    pub client_secret: Option<String>,
+    pub client_name: Option<String>,
+    pub description: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<String>>,
+    pub response_types: Option<Vec<String>>,
+    pub scope: Option<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    /// `confidential` or `public`.
+    pub client_type: Option<String>,
+    /// Username of the owning user.
+    pub owner: Option<String>,
+    pub skip_consent: Option<bool>,
+    /// `opaque` or `jwt`.
+    pub access_token_format: Option<String>,
+    /// Read-only; accepted so that a fetched registration can be sent back unchanged.
+    #[schema(value_type = Option<String>)]
+    pub created_at: Option<serde::de::IgnoredAny>,
+    #[schema(value_type = Option<String>)]
+    pub updated_at: Option<serde::de::IgnoredAny>,
+    #[schema(value_type = Option<String>)]
+    pub client_secret_expires_at: Option<serde::de::IgnoredAny>,
+}
+
+/// A validated registration, ready to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientDraft {
+    pub id: Option<String>,
+    pub secret: Option<String>,
+    pub name: String,
+    pub description: String,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub response_types: Vec<String>,
+    pub scope: ScopeSet,
+    pub auth_method: AuthMethod,
+    pub client_type: ClientType,
+    pub owner: Option<String>,
+    pub skip_consent: bool,
+    pub access_token_format: TokenFormat,
+}
+
+const MAX_URIS: usize = 32;
+const MAX_TEXT: usize = 2000;
+
+impl ClientRequest {
+    /// Checks every field and fills in defaults. The message names the offending field.
+    pub fn validate(self) -> Result<ClientDraft, String> {
+        let id = self
+            .client_id
+            .map(|id| validate_client_id(&id).map(|_| id))
+            .transpose()?;
+        let name = match self.client_name {
+            Some(n) if n.trim().is_empty() => return Err("client_name must not be empty".into()),
+            Some(n) => bounded("client_name", n, 200)?,
+            None => id.clone().unwrap_or_else(|| "Unnamed application".into()),
+        };
+        let description = bounded(
+            "description",
+            self.description.unwrap_or_default(),
+            MAX_TEXT,
+        )?;
+        let client_uri = self
+            .client_uri
+            .map(|u| web_url("client_uri", &u))
+            .transpose()?;
+        let logo_uri = self.logo_uri.map(|u| web_url("logo_uri", &u)).transpose()?;
+
+        let redirect_uris = uri_list("redirect_uris", self.redirect_uris.unwrap_or_default())?;
+        let post_logout_redirect_uris = uri_list(
+            "post_logout_redirect_uris",
+            self.post_logout_redirect_uris.unwrap_or_default(),
+        )?;
+
+        let grant_types = match self.grant_types {
+            None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            Some(list) => {
+                let mut out = Vec::new();
+                for g in list {
+                    let grant = GrantType::parse(&g).ok_or_else(|| {
+                        format!("grant_types: {g:?} is not one of authorization_code, refresh_token, client_credentials, password")
+                    })?;
+                    if !out.contains(&grant) {
+                        out.push(grant);
+                    }
+                }
+                out
+            }
+        };
+        let response_types = match self.response_types {
+            None if grant_types.contains(&GrantType::AuthorizationCode) => vec!["code".to_owned()],
+            None => Vec::new(),
+            Some(list) => {
+                if let Some(bad) = list.iter().find(|r| r.as_str() != "code") {
+                    return Err(format!(
+                        "response_types: {bad:?} is not supported (only \"code\")"
+                    ));
+                }
+                if !list.is_empty() && !grant_types.contains(&GrantType::AuthorizationCode) {
+                    return Err(
+                        "response_types: \"code\" needs the authorization_code grant type".into(),
+                    );
+                }
+                let mut list = list;
+                list.dedup();
+                list
+            }
+        };
+
+        let scope = ScopeSet::parse(self.scope.as_deref().unwrap_or("openid"))
+            .map_err(|e| format!("scope: {e}"))?;
+
+        let requested_type = self
+            .client_type
+            .as_deref()
+            .map(|t| {
+                ClientType::parse(t)
+                    .ok_or_else(|| format!("client_type: {t:?} is not confidential or public"))
+            })
+            .transpose()?;
+        let requested_method = self
+            .token_endpoint_auth_method
+            .as_deref()
+            .map(|m| {
+                AuthMethod::parse(m).ok_or_else(|| {
+                    format!("token_endpoint_auth_method: {m:?} is not client_secret_basic, client_secret_post or none")
+                })
+            })
+            .transpose()?;
+        let (client_type, auth_method) = match (requested_type, requested_method) {
+            (None, None) | (Some(ClientType::Confidential), None) => {
+                (ClientType::Confidential, AuthMethod::ClientSecretBasic)
+            }
+            (None, Some(AuthMethod::None)) | (Some(ClientType::Public), None | Some(AuthMethod::None)) => {
+                (ClientType::Public, AuthMethod::None)
+            }
+            (None | Some(ClientType::Confidential), Some(m)) if m != AuthMethod::None => (ClientType::Confidential, m),
+            _ => {
+                return Err("client_type and token_endpoint_auth_method disagree: a public client authenticates with \"none\"".into())
+            }
+        };
+
+        let secret = match (client_type, self.client_secret) {
+            (ClientType::Public, Some(_)) => {
+                return Err("client_secret: a public client has no secret".into())
+            }
+            (ClientType::Public, None) => None,
+            (ClientType::Confidential, Some(s)) if s.chars().count() < MIN_CHOSEN_SECRET_LEN => {
+                return Err(format!(
+                    "client_secret must be at least {MIN_CHOSEN_SECRET_LEN} characters"
+                ))
+            }
+            (ClientType::Confidential, s) => {
+                s.map(|s| bounded("client_secret", s, 512)).transpose()?
+            }
+        };
+        if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials)
+        {
+            return Err("grant_types: a public client cannot use client_credentials".into());
+        }
+
+        let access_token_format = match self.access_token_format.as_deref() {
+            None => TokenFormat::Opaque,
+            Some(f) => TokenFormat::parse(f)
+                .ok_or_else(|| format!("access_token_format: {f:?} is not opaque or jwt"))?,
+        };
+        let owner = match self.owner {
+            Some(o) if o.is_empty() => None,
+            other => other,
+        };
+
+        Ok(ClientDraft {
+            id,
+            secret,
+            name,
+            description,
+            client_uri,
+            logo_uri,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types,
+            response_types,
+            scope,
+            auth_method,
+            client_type,
+            owner,
+            skip_consent: self.skip_consent.unwrap_or(false),
+            access_token_format,
+        })
+    }
+}
+
+/// Client ids appear in URLs and logs, so they are limited to RFC 3986 unreserved
+/// characters: no path tricks, no spaces, no encoding games.
+pub fn validate_client_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > 128 {
+        return Err("client_id must be 1 to 128 characters".into());
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+        || id == "."
+        || id == ".."
+    {
+        return Err("client_id may use only letters, digits and - . _ ~".into());
+    }
+    Ok(())
+}
+
+fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
+    if value.chars().count() > max {
+        return Err(format!("{field} is longer than {max} characters"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(format!("{field} contains control characters"));
+    }
+    Ok(value)
+}
+
+fn web_url(field: &str, text: &str) -> Result<String, String> {
+    let url = Url::parse(text).map_err(|_| format!("{field}: {text:?} is not an absolute URL"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{field} must be an http or https URL"));
+    }
+    bounded(field, text.to_owned(), MAX_TEXT)
+}
+
+/// Redirect URIs are compared byte for byte later, so they are stored exactly as given
+/// after checking they are absolute, have no fragment (RFC 6749 §3.1.2) and use no
+/// scheme a browser would execute.
+fn uri_list(field: &str, list: Vec<String>) -> Result<Vec<String>, String> {
+    if list.len() > MAX_URIS {
+        return Err(format!("{field}: at most {MAX_URIS} URIs"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for text in list {
+        let url =
+            Url::parse(&text).map_err(|_| format!("{field}: {text:?} is not an absolute URI"))?;
+        if url.fragment().is_some() || text.contains('#') {
+            return Err(format!("{field}: {text:?} must not have a fragment"));
+        }
+        if matches!(
+            url.scheme(),
+            "javascript" | "data" | "vbscript" | "file" | "blob" | "about"
+        ) {
+            return Err(format!(
+                "{field}: the {} scheme is not allowed",
+                url.scheme()
+            ));
+        }
+        let text = bounded(field, text, MAX_TEXT)?;
+        if !out.contains(&text) {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let draft = ClientRequest::default().validate().unwrap();
+        assert_eq!(
+            draft.grant_types,
+            [GrantType::AuthorizationCode, GrantType::RefreshToken]
+        );
+        assert_eq!(draft.response_types, ["code"]);
+        assert_eq!(draft.scope.to_string(), "openid");
+        assert_eq!(draft.auth_method, AuthMethod::ClientSecretBasic);
+        assert_eq!(draft.client_type, ClientType::Confidential);
+    }
+
+    #[test]
+    fn public_clients_authenticate_with_none_and_have_no_secret() {
+        let public = ClientRequest {
+            client_type: Some("public".into()),
+            ..Default::default()
+        };
+        let draft = public.validate().unwrap();
+        assert_eq!(draft.auth_method, AuthMethod::None);
+        let with_secret = ClientRequest {
+            client_type: Some("public".into()),
+            client_secret: Some("0123456789".into()),
+            ..Default::default()
+        };
+        assert!(with_secret.validate().is_err());
+        let mixed = ClientRequest {
+            client_type: Some("public".into()),
+            token_endpoint_auth_method: Some("client_secret_post".into()),
+            ..Default::default()
+        };
+        assert!(mixed.validate().is_err());
+    }
+
+    #[test]
+    fn redirect_uris_must_be_absolute_without_fragment_or_script() {
+        for bad in [
+            "/relative",
+            "https://a.example/cb#frag",
+            "javascript:alert(1)",
+            "not a uri",
+        ] {
+            let req = ClientRequest {
+                redirect_uris: Some(vec![bad.into()]),
+                ..Default::default()
+            };
+            assert!(req.validate().is_err(), "{bad}");
+        }
+        let ok = ClientRequest {
+            redirect_uris: Some(vec![
+                "com.example.app:/cb".into(),
+                "http://127.0.0.1:9/cb?x=1".into(),
+            ]),
+            ..Default::default()
+        };
+        assert_eq!(ok.validate().unwrap().redirect_uris.len(), 2);
+    }
+
+    #[test]
+    fn client_ids_are_unreserved_characters_only() {
+        assert!(validate_client_id("my-app_1.0~x").is_ok());
+        for bad in [
+            "",
+            "..",
+            "a/b",
+            "a b",
+            "a%2Fb",
+            "é",
+            &"x".repeat(129),
+            "a'; DROP TABLE clients; --",
+        ] {
+            assert!(validate_client_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_grant_types_and_short_secrets_are_refused() {
+        let grant = ClientRequest {
+            grant_types: Some(vec!["implicit".into()]),
+            ..Default::default()
+        };
+        assert!(grant.validate().unwrap_err().contains("grant_types"));
+        let secret = ClientRequest {
+            client_secret: Some("short".into()),
+            ..Default::default()
+        };
+        assert!(secret.validate().unwrap_err().contains("client_secret"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The OAuth 2.0 / OpenID Connect rules, free of any web framework or database.
+//!
+//! Everything here is a pure function over plain values: parsing and validating what a
+//! client sends, deciding what a request may be granted, and generating and hashing
+//! secrets. The storage layer persists the results and the HTTP layer renders them.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod client;
+pub mod credentials;
+pub mod error;
+pub mod grant;
+pub mod scope;
+pub mod secret;
+pub mod time;

@@ -1,0 +1,120 @@
+//! Scopes (RFC 6749 §3.3): a space-delimited, order-free set of scope tokens.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// Scopes that only make sense when a user is present (OpenID Connect Core §5.4, §11).
+pub const USER_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "address",
+    "phone",
+    "offline_access",
+    "connections:read",
+    "connections:write",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScopeSet(BTreeSet<String>);
+
+impl ScopeSet {
+    /// Parses a space-delimited scope string. Each token must use only the characters
+    /// RFC 6749 allows (`%x21 / %x23-5B / %x5D-7E`); repeated tokens collapse.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut set = BTreeSet::new();
+        for token in text.split(' ').filter(|t| !t.is_empty()) {
+            if !token.bytes().all(is_scope_char) {
+                return Err(format!(
+                    "scope token {token:?} has a character RFC 6749 does not allow"
+                ));
+            }
+            if token.len() > 128 {
+                return Err("a scope token is longer than 128 characters".into());
+            }
+            set.insert(token.to_owned());
+        }
+        Ok(Self(set))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.contains(scope)
+    }
+
+    pub fn is_subset(&self, other: &ScopeSet) -> bool {
+        self.0.is_subset(&other.0)
+    }
+
+    /// The tokens of `self` that `allowed` does not contain.
+    pub fn missing_from<'a>(&'a self, allowed: &'a ScopeSet) -> impl Iterator<Item = &'a str> {
+        self.0.difference(&allowed.0).map(String::as_str)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    pub fn without(&self, excluded: &[&str]) -> ScopeSet {
+        ScopeSet(
+            self.0
+                .iter()
+                .filter(|s| !excluded.contains(&s.as_str()))
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
+fn is_scope_char(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)
+}
+
+impl fmt::Display for ScopeSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for s in &self.0 {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(s)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> FromIterator<&'a str> for ScopeSet {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        ScopeSet(iter.into_iter().map(str::to_owned).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_collapses_repeats_and_extra_spaces() {
+        let s = ScopeSet::parse("  b a  b ").unwrap();
+        assert_eq!(s.to_string(), "a b");
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_not_scope_characters() {
+        assert!(ScopeSet::parse("a\"b").is_err());
+        assert!(ScopeSet::parse("a\\b").is_err());
+        assert!(ScopeSet::parse("a\tb").is_err());
+    }
+
+    #[test]
+    fn missing_lists_what_is_not_allowed() {
+        let requested = ScopeSet::parse("a b c").unwrap();
+        let allowed = ScopeSet::parse("a c").unwrap();
+        assert_eq!(requested.missing_from(&allowed).collect::<Vec<_>>(), ["b"]);
+        assert!(!requested.is_subset(&allowed));
+    }
+}

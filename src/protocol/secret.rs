@@ -1,0 +1,88 @@
+//! Secrets: generation, one-way storage and comparison.
+//!
+//! Tokens are 256 random bits, so a single SHA-256 is enough to make a stolen database
+//! useless (RFC 9700 §4.14). Passwords and client secrets may be chosen by people, so they
+//! are stored as argon2id hashes (RFC 9106) and checked in constant time.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+/// Prefixes make leaked tokens recognisable to secret scanners.
+pub const ACCESS_TOKEN_PREFIX: &str = "pc_at_";
+pub const REFRESH_TOKEN_PREFIX: &str = "pc_rt_";
+
+/// Shortest secret a person may choose for a client or a password.
+pub const MIN_CHOSEN_SECRET_LEN: usize = 8;
+
+/// A random string with `bytes` of entropy, URL-safe base64 without padding.
+pub fn random_string(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
+/// A new opaque token: the prefix and 256 random bits.
+pub fn new_token(prefix: &str) -> String {
+    format!("{prefix}{}", random_string(32))
+}
+
+/// What is stored for a token: its SHA-256.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A PHC-format argon2id hash with a random salt and the crate's recommended cost.
+pub fn hash_secret(secret: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| format!("argon2 hashing failed: {e}"))
+}
+
+/// Checks a secret against a stored PHC hash. Comparison inside argon2 is constant-time.
+pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
+    match PasswordHash::new(stored_hash) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(secret.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Spends the same time as a real verification, so that an unknown client or user name
+/// cannot be told apart from a wrong secret by timing.
+pub fn verify_against_dummy(secret: &str) {
+    // The hash of a random value nobody knows, with the same parameters as real hashes.
+    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Nh3G2vQ6oBq3nS9u2cUeq3yJ0vV5m8m8pQ2xg0xGkqU";
+    let _ = verify_secret(secret, DUMMY);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_carry_256_random_bits() {
+        let a = new_token(ACCESS_TOKEN_PREFIX);
+        let b = new_token(ACCESS_TOKEN_PREFIX);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), ACCESS_TOKEN_PREFIX.len() + 43);
+        assert_eq!(token_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn argon2id_hashes_verify_only_the_right_secret() {
+        let hash = hash_secret("correct horse").unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_secret("correct horse", &hash));
+        assert!(!verify_secret("correct horsf", &hash));
+        assert!(!verify_secret("correct horse", "not a hash"));
+    }
+}

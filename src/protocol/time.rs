@@ -1,0 +1,43 @@
+//! Timestamps are Unix seconds everywhere inside; RFC 3339 only at the edges.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Unix seconds.
+pub type Timestamp = i64;
+
+/// Reads the clock. Protocol functions take `now` as a parameter instead so that tests
+/// control time; only the outer layers call this.
+pub fn now() -> Timestamp {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn to_rfc3339(ts: Timestamp) -> String {
+    let t = UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+    let t = humantime::parse_rfc3339_weak(text)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))?;
+    Ok(t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_round_trips() {
+        assert_eq!(to_rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            parse_rfc3339("2026-11-23T12:00:00Z").unwrap(),
+            1_795_435_200
+        );
+        assert!(parse_rfc3339("yesterday").is_err());
+    }
+}
