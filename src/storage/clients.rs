@@ -1,0 +1,335 @@
+//! The client registry.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::schema::{client_logos, clients, users};
+use super::{write, DbConnection};
+use crate::error::{Error, Result};
+use crate::protocol::client::{
+    AuthMethod, Client, ClientDraft, ClientType, GrantType, TokenFormat,
+};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::time::Timestamp;
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+struct ClientRow {
+    id: String,
+    secret_hash: Option<String>,
+    name: String,
+    description: String,
+    client_uri: Option<String>,
+    logo_uri: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    grant_types: String,
+    response_types: String,
+    scope: String,
+    token_endpoint_auth_method: String,
+    client_type: String,
+    owner_id: Option<String>,
+    skip_consent: bool,
+    access_token_format: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// A client with the hash of its secret, for authentication.
+pub struct StoredClient {
+    pub client: Client,
+    pub secret_hash: Option<String>,
+}
+
+/// What to write for a registration: the validated draft plus what the service decided.
+pub struct ClientWrite<'a> {
+    pub id: &'a str,
+    pub draft: &'a ClientDraft,
+    pub secret_hash: Option<String>,
+    pub owner_id: Option<String>,
+}
+
+impl ClientRow {
+    fn new(w: &ClientWrite<'_>, created_at: Timestamp, updated_at: Timestamp) -> Result<Self> {
+        let d = w.draft;
+        Ok(Self {
+            id: w.id.to_owned(),
+            secret_hash: w.secret_hash.clone(),
+            name: d.name.clone(),
+            description: d.description.clone(),
+            client_uri: d.client_uri.clone(),
+            logo_uri: d.logo_uri.clone(),
+            redirect_uris: serde_json::to_string(&d.redirect_uris).map_err(Error::internal)?,
+            post_logout_redirect_uris: serde_json::to_string(&d.post_logout_redirect_uris)
+                .map_err(Error::internal)?,
+            grant_types: d
+                .grant_types
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+            response_types: d.response_types.join(" "),
+            scope: d.scope.to_string(),
+            token_endpoint_auth_method: d.auth_method.as_str().to_owned(),
+            client_type: d.client_type.as_str().to_owned(),
+            owner_id: w.owner_id.clone(),
+            skip_consent: d.skip_consent,
+            access_token_format: d.access_token_format.as_str().to_owned(),
+            created_at,
+            updated_at,
+        })
+    }
+
+    fn into_client(self, owner: Option<String>, has_logo: bool) -> Result<StoredClient> {
+        let corrupt = |field: &str| {
+            Error::Internal(anyhow::anyhow!(
+                "stored client {:?} has a corrupt {field}",
+                self.id
+            ))
+        };
+        let client = Client {
+            redirect_uris: serde_json::from_str(&self.redirect_uris)
+                .map_err(|_| corrupt("redirect_uris"))?,
+            post_logout_redirect_uris: serde_json::from_str(&self.post_logout_redirect_uris)
+                .map_err(|_| corrupt("post_logout_redirect_uris"))?,
+            grant_types: self
+                .grant_types
+                .split_whitespace()
+                .map(|g| GrantType::parse(g).ok_or_else(|| corrupt("grant_types")))
+                .collect::<Result<_>>()?,
+            response_types: self
+                .response_types
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            scope: ScopeSet::parse(&self.scope).map_err(|_| corrupt("scope"))?,
+            auth_method: AuthMethod::parse(&self.token_endpoint_auth_method)
+                .ok_or_else(|| corrupt("token_endpoint_auth_method"))?,
+            client_type: ClientType::parse(&self.client_type)
+                .ok_or_else(|| corrupt("client_type"))?,
+            access_token_format: TokenFormat::parse(&self.access_token_format)
+                .ok_or_else(|| corrupt("access_token_format"))?,
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            client_uri: self.client_uri,
+            logo_uri: self.logo_uri,
+            owner,
+            skip_consent: self.skip_consent,
+            has_logo,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        };
+        Ok(StoredClient {
+            client,
+            secret_hash: self.secret_hash,
+        })
+    }
+}
+
+type Joined = (ClientRow, Option<String>, Option<String>);
+
+macro_rules! joined_query {
+    () => {
+        clients::table
+            .left_join(users::table)
+            .left_join(client_logos::table)
+            .select((
+                ClientRow::as_select(),
+                users::username.nullable(),
+                client_logos::client_id.nullable(),
+            ))
+    };
+}
+
+fn from_joined((row, owner, logo): Joined) -> Result<StoredClient> {
+    row.into_client(owner, logo.is_some())
+}
+
+pub fn insert(conn: &mut DbConnection, w: &ClientWrite<'_>, now: Timestamp) -> Result<()> {
+    let row = ClientRow::new(w, now, now)?;
+    match diesel::insert_into(clients::table)
+        .values(&row)
+        .execute(conn)
+    {
+        Ok(_) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
+            Error::Conflict(format!("a client with id {:?} already exists", w.id)),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces a registration, keeping its creation time. `secret_hash` `None` keeps the
+/// stored secret. Returns false when there is no such client.
+pub fn replace(
+    conn: &mut DbConnection,
+    w: &ClientWrite<'_>,
+    keep_secret: bool,
+    now: Timestamp,
+) -> Result<bool> {
+    write(conn, |conn| {
+        let Some((created_at, old_secret)) = clients::table
+            .find(w.id)
+            .select((clients::created_at, clients::secret_hash))
+            .first::<(i64, Option<String>)>(conn)
+            .optional()?
+        else {
+            return Ok(false);
+        };
+        let mut row = ClientRow::new(w, created_at, now)?;
+        if keep_secret {
+            row.secret_hash = old_secret;
+        }
+        diesel::update(clients::table.find(w.id))
+            .set(&row)
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredClient>> {
+    joined_query!()
+        .filter(clients::id.eq(id))
+        .first::<Joined>(conn)
+        .optional()?
+        .map(from_joined)
+        .transpose()
+}
+
+pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Client>> {
+    joined_query!()
+        .filter(clients::id.eq_any(ids))
+        .order(clients::id)
+        .load::<Joined>(conn)?
+        .into_iter()
+        .map(|j| from_joined(j).map(|s| s.client))
+        .collect()
+}
+
+/// A page of clients, oldest first, and the total count. `owner` filters by username.
+pub fn list(
+    conn: &mut DbConnection,
+    owner: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Client>, i64)> {
+    let owner_id: Option<Option<String>> = match owner {
+        None => None,
+        Some(username) => Some(super::users::id_of(conn, username)?),
+    };
+    let (rows, total) = match owner_id {
+        // An owner that does not exist owns nothing.
+        Some(None) => (Vec::new(), 0),
+        Some(Some(id)) => (
+            joined_query!()
+                .filter(clients::owner_id.eq(&id))
+                .order((clients::created_at, clients::id))
+                .limit(limit)
+                .offset(offset)
+                .load::<Joined>(conn)?,
+            clients::table
+                .filter(clients::owner_id.eq(&id))
+                .count()
+                .get_result::<i64>(conn)?,
+        ),
+        None => (
+            joined_query!()
+                .order((clients::created_at, clients::id))
+                .limit(limit)
+                .offset(offset)
+                .load::<Joined>(conn)?,
+            clients::table.count().get_result::<i64>(conn)?,
+        ),
+    };
+    let clients = rows
+        .into_iter()
+        .map(|j| from_joined(j).map(|s| s.client))
+        .collect::<Result<_>>()?;
+    Ok((clients, total))
+}
+
+/// Deletes a client; its logo and tokens go with it (foreign keys cascade).
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    write(conn, |conn| {
+        diesel::delete(
+            super::schema::tokens::table.filter(super::schema::tokens::client_id.eq(id)),
+        )
+        .execute(conn)?;
+        diesel::delete(client_logos::table.find(id)).execute(conn)?;
+        Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+    })
+}
+
+pub fn set_secret_hash(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(diesel::update(clients::table.find(id))
+        .set((clients::secret_hash.eq(hash), clients::updated_at.eq(now)))
+        .execute(conn)?
+        > 0)
+}
+
+pub struct Logo {
+    pub content_type: String,
+    pub data: Vec<u8>,
+    pub updated_at: Timestamp,
+}
+
+/// Stores a client's logo, replacing any earlier one. False when there is no such client.
+pub fn put_logo(
+    conn: &mut DbConnection,
+    id: &str,
+    content_type: &str,
+    data: &[u8],
+    now: Timestamp,
+) -> Result<bool> {
+    write(conn, |conn| {
+        let exists = clients::table
+            .find(id)
+            .select(clients::id)
+            .first::<String>(conn)
+            .optional()?
+            .is_some();
+        if !exists {
+            return Ok(false);
+        }
+        diesel::delete(client_logos::table.find(id)).execute(conn)?;
+        diesel::insert_into(client_logos::table)
+            .values((
+                client_logos::client_id.eq(id),
+                client_logos::content_type.eq(content_type),
+                client_logos::data.eq(data),
+                client_logos::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        diesel::update(clients::table.find(id))
+            .set(clients::updated_at.eq(now))
+            .execute(conn)?;
+        Ok(true)
+    })
+}
+
+pub fn delete_logo(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    Ok(diesel::delete(client_logos::table.find(id)).execute(conn)? > 0)
+}
+
+pub fn logo(conn: &mut DbConnection, id: &str) -> Result<Option<Logo>> {
+    Ok(client_logos::table
+        .find(id)
+        .select((
+            client_logos::content_type,
+            client_logos::data,
+            client_logos::updated_at,
+        ))
+        .first::<(String, Vec<u8>, i64)>(conn)
+        .optional()?
+        .map(|(content_type, data, updated_at)| Logo {
+            content_type,
+            data,
+            updated_at,
+        }))
+}

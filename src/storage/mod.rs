@@ -1,0 +1,113 @@
+//! Persistence: the only module that speaks Diesel.
+//!
+//! One binary serves both backends. [`DbConnection`] is an enum over a SQLite and a
+//! PostgreSQL connection, so every query is written once. Diesel is blocking: callers in
+//! the HTTP layer run these functions on the blocking thread pool.
+
+pub mod clients;
+mod connection;
+pub mod schema;
+pub mod settings;
+pub mod tokens;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use connection::{Backend, DbConnection};
+
+use crate::error::{Error, Result};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+pub type Pool = r2d2::Pool<connection::Manager>;
+pub type Conn = r2d2::PooledConnection<connection::Manager>;
+
+/// A pool of connections to the configured database. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Opens a pool. `pool_size` 0 picks a default for the backend.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Self> {
+        let (backend, target) = Backend::from_url(url);
+        let size = match (pool_size, backend) {
+            (0, Backend::Sqlite) => 8,
+            (0, Backend::Postgres) => 16,
+            (n, _) => n,
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(connection::Manager::new(backend, target))
+            .map_err(|e| {
+                Error::Unavailable(anyhow::anyhow!(
+                    "cannot open the {} database: {e}",
+                    backend.name()
+                ))
+            })?;
+        Ok(Self { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> Result<Conn> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Applies every migration not yet applied; returns their names.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        let applied = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+        }
+        .map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
+        Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+
+    /// Runs a trivial query: is the database reachable?
+    pub fn ping(&self) -> Result<()> {
+        use diesel::connection::SimpleConnection;
+        self.conn()?.batch_execute("SELECT 1")?;
+        Ok(())
+    }
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction is begun IMMEDIATE, so that
+/// concurrent writers queue on the busy timeout instead of failing when a read
+/// transaction tries to upgrade to a write.
+pub fn write<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T>,
+) -> Result<T> {
+    use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+    match conn {
+        DbConnection::Postgres(_) => conn.transaction(f),
+        DbConnection::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            let result = f(conn);
+            let DbConnection::Sqlite(inner) = conn else {
+                unreachable!("the connection cannot change its backend")
+            };
+            match result {
+                Ok(value) => {
+                    AnsiTransactionManager::commit_transaction(inner)?;
+                    Ok(value)
+                }
+                Err(e) => {
+                    AnsiTransactionManager::rollback_transaction(inner)?;
+                    Err(e)
+                }
+            }
+        }
+    }
+}

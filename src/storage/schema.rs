@@ -1,0 +1,75 @@
+// The tables of both backends. Kept by hand in step with migrations/{sqlite,postgres}.
+
+diesel::table! {
+    settings (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        name -> Nullable<Text>,
+        password_hash -> Text,
+        is_admin -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        secret_hash -> Nullable<Text>,
+        name -> Text,
+        description -> Text,
+        client_uri -> Nullable<Text>,
+        logo_uri -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        response_types -> Text,
+        scope -> Text,
+        token_endpoint_auth_method -> Text,
+        client_type -> Text,
+        owner_id -> Nullable<Text>,
+        skip_consent -> Bool,
+        access_token_format -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    client_logos (client_id) {
+        client_id -> Text,
+        content_type -> Text,
+        data -> Binary,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (hash) {
+        hash -> Binary,
+        kind -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        grant_id -> Nullable<Text>,
+        family_id -> Nullable<Text>,
+        scope -> Text,
+        issued_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(clients -> users (owner_id));
+diesel::joinable!(client_logos -> clients (client_id));
+diesel::joinable!(tokens -> clients (client_id));
+diesel::joinable!(tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(settings, users, clients, client_logos, tokens);

@@ -1,0 +1,115 @@
+//! Issued access and refresh tokens, stored by the SHA-256 of their value.
+
+use diesel::prelude::*;
+
+use super::schema::{tokens, users};
+use super::DbConnection;
+use crate::error::Result;
+use crate::protocol::time::Timestamp;
+
+pub const ACCESS: &str = "access";
+pub const REFRESH: &str = "refresh";
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = tokens)]
+pub struct NewToken<'a> {
+    pub hash: &'a [u8],
+    pub kind: &'a str,
+    pub client_id: &'a str,
+    pub user_id: Option<&'a str>,
+    pub grant_id: Option<&'a str>,
+    pub family_id: Option<&'a str>,
+    pub scope: &'a str,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = tokens)]
+pub struct TokenRow {
+    pub kind: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub family_id: Option<String>,
+    pub scope: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A stored token and, when a user obtained it, who that user is.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub token: TokenRow,
+    pub username: Option<String>,
+    pub user_is_admin: bool,
+}
+
+impl TokenRecord {
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        self.token.revoked_at.is_none() && self.token.expires_at > now
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>) -> Result<()> {
+    diesel::insert_into(tokens::table)
+        .values(token)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConnection, hash: &[u8]) -> Result<Option<TokenRecord>> {
+    Ok(tokens::table
+        .left_join(users::table)
+        .filter(tokens::hash.eq(hash))
+        .select((
+            TokenRow::as_select(),
+            users::username.nullable(),
+            users::is_admin.nullable(),
+        ))
+        .first::<(TokenRow, Option<String>, Option<bool>)>(conn)
+        .optional()?
+        .map(|(token, username, is_admin)| TokenRecord {
+            token,
+            username,
+            user_is_admin: is_admin.unwrap_or(false),
+        }))
+}
+
+/// Marks a token revoked. Returns false if it was unknown or already revoked.
+pub fn revoke(conn: &mut DbConnection, hash: &[u8], now: Timestamp) -> Result<bool> {
+    Ok(diesel::update(
+        tokens::table
+            .filter(tokens::hash.eq(hash))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(now))
+    .execute(conn)?
+        > 0)
+}
+
+/// Deletes tokens that expired or were revoked before `before`, `batch` rows per
+/// statement so that no transaction holds locks for long. Returns how many went.
+pub fn flush(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u64> {
+    let mut deleted = 0u64;
+    loop {
+        let hashes: Vec<Vec<u8>> = tokens::table
+            .filter(
+                tokens::expires_at
+                    .lt(before)
+                    .or(tokens::revoked_at.lt(before)),
+            )
+            .select(tokens::hash)
+            .limit(batch)
+            .load(conn)?;
+        if hashes.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += diesel::delete(tokens::table.filter(tokens::hash.eq_any(&hashes)))
+            .execute(conn)? as u64;
+        if (hashes.len() as i64) < batch {
+            return Ok(deleted);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! End-user accounts.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::schema::users;
+use super::{write, DbConnection};
+use crate::error::{Error, Result};
+use crate::protocol::time::Timestamp;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRecord {
+    /// The stable subject identifier.
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
+    match diesel::insert_into(users::table).values(user).execute(conn) {
+        Ok(_) => Ok(()),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
+            Error::Conflict(format!("a user named {:?} already exists", user.username)),
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserRecord>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(UserRecord::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn id_of(conn: &mut DbConnection, username: &str) -> Result<Option<String>> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(users::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// A page of users in order of creation, and the total count.
+pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<(Vec<UserRecord>, i64)> {
+    let page = users::table
+        .order((users::created_at, users::username))
+        .limit(limit)
+        .offset(offset)
+        .select(UserRecord::as_select())
+        .load(conn)?;
+    let total = users::table.count().get_result(conn)?;
+    Ok((page, total))
+}
+
+/// Deletes a user with their tokens; clients they owned lose their owner.
+pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
+    write(conn, |conn| {
+        let Some(id) = id_of(conn, username)? else {
+            return Ok(false);
+        };
+        use super::schema::{clients, tokens};
+        diesel::delete(tokens::table.filter(tokens::user_id.eq(&id))).execute(conn)?;
+        diesel::update(clients::table.filter(clients::owner_id.eq(&id)))
+            .set(clients::owner_id.eq(None::<String>))
+            .execute(conn)?;
+        Ok(diesel::delete(users::table.find(&id)).execute(conn)? > 0)
+    })
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    username: &str,
+    hash: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(
+        diesel::update(users::table.filter(users::username.eq(username)))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+            .execute(conn)?
+            > 0,
+    )
+}
