@@ -1,0 +1,166 @@
+//! The `portcullis` command line. Every command other than `serve` works on the database
+//! directly, whether or not a server is running, and prints JSON records on stdout.
+
+mod clients;
+mod users;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::protocol::time;
+use crate::service;
+use crate::storage::Db;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portcullis",
+    version,
+    about = "A small, fast, self-hosted OAuth 2.0 and OpenID Connect provider",
+    after_help = "Settings come from --config FILE (TOML) and PORTCULLIS_* environment variables,\n\
+                  e.g. PORTCULLIS_DATABASE_URL=postgres://user@host/db. See README.md."
+)]
+pub struct Cli {
+    /// TOML settings file; PORTCULLIS_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Migrate the database, then serve HTTP until interrupted.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage end-user accounts.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
+    /// Manage OAuth clients (relying parties and machine clients).
+    #[command(subcommand)]
+    Clients(clients::ClientsCommand),
+    /// Manage issued tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Delete tokens that expired or were revoked before a moment (default: now).
+    Flush {
+        /// RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z.
+        #[arg(long, value_name = "RFC3339")]
+        before: Option<String>,
+    },
+}
+
+/// Parses the arguments, runs the command and turns its outcome into an exit status.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let result = match cli.command {
+        Command::Serve => return serve(settings),
+        Command::Migrate => {
+            crate::telemetry::init("warn");
+            migrate(&settings)
+        }
+        command => {
+            crate::telemetry::init("warn");
+            open(&settings).and_then(|db| match command {
+                Command::Users(c) => users::run(&db, c),
+                Command::Clients(c) => clients::run(&db, c),
+                Command::Tokens(TokensCommand::Flush { before }) => flush(&db, before.as_deref()),
+                Command::Serve | Command::Migrate => Ok(()),
+            })
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&message(&e)),
+    }
+}
+
+fn serve(settings: Settings) -> ExitCode {
+    crate::telemetry::init("info");
+    let system = actix_web::rt::System::new();
+    let outcome = system.block_on(async move {
+        let bind = settings.bind.clone();
+        let issuer = settings.issuer.clone();
+        let database = crate::storage::Backend::from_url(&settings.database_url)
+            .0
+            .name();
+        let app = crate::startup::Application::build(settings).await?;
+        tracing::info!(%bind, %issuer, database, "portcullis is serving");
+        app.run_until_stopped().await?;
+        anyhow::Ok(())
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("{e:#}")),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// What a person at the terminal should read for an error.
+fn message(e: &Error) -> String {
+    match e {
+        Error::Unavailable(cause) => format!("the database is unavailable: {cause:#}"),
+        Error::Internal(cause) => format!("{cause:#}"),
+        other => other.to_string(),
+    }
+}
+
+/// Opens the database and brings its schema up to date, so that commands work on a
+/// fresh database too.
+fn open(settings: &Settings) -> Result<Db, Error> {
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn migrate(settings: &Settings) -> Result<(), Error> {
+    let db = Db::connect(&settings.database_url, 1)?;
+    let applied = db.migrate()?;
+    print_json(&serde_json::json!({ "applied": applied }))
+}
+
+fn flush(db: &Db, before: Option<&str>) -> Result<(), Error> {
+    let before = match before {
+        Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
+        None => time::now(),
+    };
+    let deleted = service::tokens::flush(db, before)?;
+    print_json(&serde_json::json!({ "deleted": deleted }))
+}
+
+fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(Error::internal)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(Error::internal)
+}
+
+/// Reads a password from the first line of standard input.
+fn read_password_stdin() -> Result<String, Error> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| Error::InvalidRequest(format!("cannot read the password from stdin: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Error::InvalidRequest("no password on stdin".into()));
+    }
+    Ok(password)
+}

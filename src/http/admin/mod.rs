@@ -1,0 +1,61 @@
+//! The JSON admin API. Every route needs a bearer token with the scope it names.
+
+mod clients;
+mod tokens;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::service::Page;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    clients::configure(cfg);
+    cfg.service(tokens::flush);
+}
+
+/// `limit` and `offset` of a list request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// At most 500; default 100.
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<Page> {
+        Page::new(self.limit, self.offset).map_err(Error::InvalidRequest)
+    }
+}
+
+/// A list response: the JSON array, `X-Total-Count`, and a `Link` to the next page when
+/// there is one (other query parameters kept).
+pub fn paginated<T: Serialize>(
+    req: &HttpRequest,
+    issuer: &str,
+    items: &[T],
+    total: i64,
+    page: Page,
+) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    response.insert_header(("X-Total-Count", total.to_string()));
+    let next_offset = page.offset + items.len() as i64;
+    if !items.is_empty() && next_offset < total {
+        if let Ok(mut url) = url::Url::parse(&format!("{issuer}{}", req.path())) {
+            {
+                let mut pairs = url.query_pairs_mut();
+                for (k, v) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+                    if k != "limit" && k != "offset" {
+                        pairs.append_pair(&k, &v);
+                    }
+                }
+                pairs.append_pair("limit", &page.limit.to_string());
+                pairs.append_pair("offset", &next_offset.to_string());
+            }
+            response.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));
+        }
+    }
+    response.json(items)
+}

@@ -1,0 +1,48 @@
+use actix_web::{post, web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::http::error::ErrorBody;
+use crate::http::extract::Bearer;
+use crate::http::{blocking, State};
+use crate::protocol::time;
+use crate::service::tokens;
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlushRequest {
+    /// RFC 3339; tokens that expired or were revoked before it are deleted. Default: now.
+    pub not_after: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FlushResponse {
+    pub deleted: u64,
+}
+
+/// Delete expired and revoked tokens.
+#[utoipa::path(
+    tag = "admin",
+    request_body(content = Option<FlushRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "How many tokens were deleted", body = FlushResponse),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ),
+    security(("bearer" = ["tokens:flush"]))
+)]
+#[post("/admin/tokens/flush")]
+pub async fn flush(state: State, bearer: Bearer, body: web::Bytes) -> Result<HttpResponse> {
+    bearer.require("tokens:flush")?;
+    let request: FlushRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        FlushRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))?
+    };
+    let before = match request.not_after.as_deref() {
+        Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
+        None => time::now(),
+    };
+    let deleted = blocking(move || tokens::flush(&state.db, before)).await?;
+    Ok(HttpResponse::Ok().json(FlushResponse { deleted }))
+}

@@ -1,0 +1,145 @@
+//! The one place where errors become responses:
+//! `{"error": CODE, "error_description": TEXT}` with the right status and headers.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::protocol::error::ErrorCode;
+
+/// The body of every JSON error.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    #[schema(example = "invalid_request")]
+    pub error: String,
+    pub error_description: String,
+}
+
+impl Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Error::OAuth(e) => e.code.as_str(),
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::Unauthorized { .. } => "unauthorized",
+            Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Unavailable(_) => "temporarily_unavailable",
+            Error::Internal(_) => "server_error",
+        }
+    }
+
+    fn www_authenticate(&self) -> Option<String> {
+        match self {
+            Error::OAuth(e) if e.code == ErrorCode::InvalidClient => {
+                Some(r#"Basic realm="portcullis""#.into())
+            }
+            Error::OAuth(e)
+                if matches!(
+                    e.code,
+                    ErrorCode::InvalidToken | ErrorCode::InsufficientScope
+                ) =>
+            {
+                Some(format!(r#"Bearer realm="portcullis", error="{}""#, e.code))
+            }
+            Error::Unauthorized {
+                invalid_token: true,
+                ..
+            } => Some(r#"Bearer realm="portcullis", error="invalid_token""#.into()),
+            Error::Unauthorized { .. } => Some(r#"Bearer realm="portcullis""#.into()),
+            Error::InsufficientScope { required } => Some(format!(
+                r#"Bearer realm="portcullis", error="insufficient_scope", scope="{required}""#
+            )),
+            _ => None,
+        }
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Error::OAuth(e) => match e.code {
+                ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
+                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Error::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let description = match self {
+            Error::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "request failed");
+                "the server met an unexpected condition".to_owned()
+            }
+            Error::Unavailable(cause) => {
+                tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
+                "the service is temporarily unavailable; retry shortly".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")));
+        if let Some(challenge) = self.www_authenticate() {
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
+        if matches!(self, Error::Unavailable(_)) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
+        response.json(ErrorBody {
+            error: self.code().to_owned(),
+            error_description: description,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::error::OAuthError;
+
+    #[test]
+    fn statuses_follow_the_rfcs_and_the_contract() {
+        assert_eq!(
+            Error::OAuth(OAuthError::invalid_client("x")).status_code(),
+            401
+        );
+        assert_eq!(
+            Error::OAuth(OAuthError::invalid_scope("x")).status_code(),
+            400
+        );
+        assert_eq!(
+            Error::InsufficientScope {
+                required: "clients:read"
+            }
+            .status_code(),
+            403
+        );
+        assert_eq!(Error::Conflict("x".into()).status_code(), 409);
+        assert_eq!(Error::PayloadTooLarge("x".into()).status_code(), 413);
+        assert_eq!(Error::UnsupportedMediaType("x".into()).status_code(), 415);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let err = Error::Internal(anyhow::anyhow!("SELECT secret FROM clients failed"));
+        let response = err.error_response();
+        assert_eq!(response.status(), 500);
+        assert_eq!(err.code(), "server_error");
+    }
+}

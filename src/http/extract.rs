@@ -1,0 +1,125 @@
+//! Request extractors and the extractor configuration that turns malformed input into
+//! errors of the contract's shape.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::{JsonPayloadError, QueryPayloadError, UrlencodedError};
+use actix_web::http::header;
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+
+use super::{blocking, State};
+use crate::error::Error;
+use crate::protocol::credentials::parse_bearer;
+use crate::protocol::error::OAuthError;
+use crate::protocol::grant::Principal;
+use crate::protocol::time;
+use crate::service;
+
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+pub const MAX_FORM_BYTES: usize = 16 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_JSON_BYTES)
+        .error_handler(|err, _| json_error(err).into())
+}
+
+fn json_error(err: JsonPayloadError) -> Error {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            Error::PayloadTooLarge(format!(
+                "a JSON body may be at most {} KiB",
+                MAX_JSON_BYTES / 1024
+            ))
+        }
+        JsonPayloadError::ContentType => {
+            Error::UnsupportedMediaType("send the body as application/json".into())
+        }
+        JsonPayloadError::Deserialize(e) => {
+            Error::InvalidRequest(format!("invalid JSON body: {e}"))
+        }
+        other => Error::InvalidRequest(format!("unreadable body: {other}")),
+    }
+}
+
+/// Forms are only used by the protocol endpoints, so their errors are OAuth errors.
+pub fn form_config() -> web::FormConfig {
+    web::FormConfig::default()
+        .limit(MAX_FORM_BYTES)
+        .error_handler(|err, _| form_error(err).into())
+}
+
+fn form_error(err: UrlencodedError) -> Error {
+    match err {
+        UrlencodedError::Overflow { .. } => Error::PayloadTooLarge(format!(
+            "a form body may be at most {} KiB",
+            MAX_FORM_BYTES / 1024
+        )),
+        UrlencodedError::ContentType => Error::OAuth(OAuthError::invalid_request(
+            "send the parameters as application/x-www-form-urlencoded",
+        )),
+        UrlencodedError::Parse(e) => Error::OAuth(OAuthError::invalid_request(format!(
+            "malformed parameters: {e}"
+        ))),
+        other => Error::OAuth(OAuthError::invalid_request(format!(
+            "unreadable body: {other}"
+        ))),
+    }
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| query_error(err).into())
+}
+
+fn query_error(err: QueryPayloadError) -> Error {
+    match err {
+        QueryPayloadError::Deserialize(e) => {
+            Error::InvalidRequest(format!("invalid query parameters: {e}"))
+        }
+        other => Error::InvalidRequest(format!("invalid query parameters: {other}")),
+    }
+}
+
+/// The raw `Authorization` header, if it is valid text.
+pub fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The party behind the request's bearer token. Missing or invalid tokens give 401.
+pub struct Bearer(pub Principal);
+
+impl Bearer {
+    /// Fails with 403 `insufficient_scope` unless the token holds `scope`.
+    pub fn require(&self, scope: &'static str) -> Result<&Principal, Error> {
+        if self.0.has_scope(scope) {
+            Ok(&self.0)
+        } else {
+            Err(Error::InsufficientScope { required: scope })
+        }
+    }
+}
+
+impl FromRequest for Bearer {
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<State>().cloned();
+        let token = authorization(req).and_then(parse_bearer).map(str::to_owned);
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| Error::internal_msg("application state is missing".into()))?;
+            let token = token.ok_or_else(|| Error::Unauthorized {
+                description: "this endpoint needs an Authorization: Bearer token".into(),
+                invalid_token: false,
+            })?;
+            let principal =
+                blocking(move || service::tokens::principal(&state.db, &token, time::now()))
+                    .await?;
+            Ok(Bearer(principal))
+        })
+    }
+}

@@ -1,0 +1,54 @@
+//! The HTTP surface: thin actix-web handlers grouped by audience. Handlers parse the
+//! request, run a [`crate::service`] function on the blocking pool and render the result;
+//! every failure goes through [`crate::error::Error`]'s one mapping in [`error`].
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod oauth;
+pub mod public;
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::storage::Db;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub metrics: metrics::Metrics,
+    /// Key for signing and encrypting session cookies, shared by all nodes.
+    pub cookie_key: Vec<u8>,
+}
+
+pub type State = web::Data<AppState>;
+
+/// Runs blocking work (Diesel, argon2) on actix's blocking thread pool so that the async
+/// workers keep serving other requests.
+pub async fn blocking<T, F>(f: F) -> Result<T>
+where
+    F: FnOnce() -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    web::block(f).await.map_err(Error::internal)?
+}
+
+/// Registers every documented route.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    oauth::configure(cfg);
+    admin::configure(cfg);
+    public::configure(cfg);
+}
+
+/// Registers the server-rendered pages and their assets (not part of the JSON API
+/// document).
+pub fn configure_pages(cfg: &mut web::ServiceConfig) {
+    cfg.service(public::home::home)
+        .service(public::assets::asset);
+}

@@ -1,0 +1,97 @@
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{client_credentials, no_store};
+use crate::error::{Error, Result};
+use crate::http::error::ErrorBody;
+use crate::http::extract::{authorization, Bearer};
+use crate::http::{blocking, State};
+use crate::protocol::credentials::parse_bearer;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::time;
+use crate::service::tokens::{self, Introspection, Introspector};
+
+/// Parameters of an introspection request (RFC 7662 §2.1).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct IntrospectForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    /// When given, the token is reported active only if it holds every scope listed.
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Introspect a token. The caller authenticates as a client (its own tokens) or with a
+/// bearer token holding `tokens:introspect` (any token).
+#[utoipa::path(
+    tag = "oauth2",
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The token's state", body = Introspection),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Caller not authenticated", body = ErrorBody),
+        (status = 403, description = "Bearer token lacks tokens:introspect", body = ErrorBody),
+    )
+)]
+#[post("/oauth2/introspect")]
+pub async fn introspect(
+    state: State,
+    req: HttpRequest,
+    form: web::Form<IntrospectForm>,
+) -> Result<HttpResponse> {
+    let form = form.into_inner();
+    let _ = form.token_type_hint;
+    let token = form
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let bearer = authorization(&req)
+        .and_then(parse_bearer)
+        .map(str::to_owned);
+    let st = state.clone();
+    let answer = if let Some(bearer) = bearer {
+        blocking(move || {
+            let now = time::now();
+            let principal = tokens::principal(&st.db, &bearer, now)?;
+            Bearer(principal).require("tokens:introspect")?;
+            tokens::introspect(
+                &st.db,
+                &Introspector::Privileged,
+                &token,
+                form.scope.as_deref(),
+                &st.settings.issuer,
+                now,
+            )
+        })
+        .await
+    } else {
+        let credentials = client_credentials(
+            &req,
+            form.client_id.as_deref(),
+            form.client_secret.as_deref(),
+        )?;
+        blocking(move || {
+            let client = tokens::authenticate_client(&st.db, &credentials)?;
+            let caller = Introspector::Client(client);
+            tokens::introspect(
+                &st.db,
+                &caller,
+                &token,
+                form.scope.as_deref(),
+                &st.settings.issuer,
+                time::now(),
+            )
+        })
+        .await
+    };
+    match answer {
+        Ok(body) => Ok(no_store(HttpResponse::Ok()).json(body)),
+        Err(err) => {
+            if matches!(&err, Error::OAuth(e) if e.code == ErrorCode::InvalidClient) {
+                state.metrics.client_auth_failures.inc();
+            }
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! Protocol endpoints for relying parties: token, introspection, revocation.
+
+mod introspect;
+mod revoke;
+mod token;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponseBuilder};
+
+use super::extract::authorization;
+use crate::error::{Error, Result};
+use crate::protocol::credentials::ClientCredentials;
+use crate::protocol::error::OAuthError;
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(token::token)
+        .service(introspect::introspect)
+        .service(revoke::revoke);
+}
+
+/// Client credentials from the header and body; their absence is `invalid_client`.
+fn client_credentials(
+    req: &HttpRequest,
+    client_id: Option<&str>,
+    secret: Option<&str>,
+) -> Result<ClientCredentials> {
+    ClientCredentials::from_request(authorization(req), client_id, secret)?.ok_or_else(|| {
+        Error::OAuth(OAuthError::invalid_client(
+            "client authentication is required",
+        ))
+    })
+}
+
+/// Token responses must not be cached (RFC 6749 §5.1).
+fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    builder
+}

@@ -1,0 +1,63 @@
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::{client_credentials, no_store};
+use crate::error::{Error, Result};
+use crate::http::error::ErrorBody;
+use crate::http::{blocking, State};
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::time;
+use crate::service::tokens;
+
+/// Parameters of a revocation request (RFC 7009 §2.1).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RevokeForm {
+    token: Option<String>,
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// Revoke an access or refresh token issued to the authenticated client.
+#[utoipa::path(
+    tag = "oauth2",
+    request_body(content = RevokeForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or the token was unknown"),
+        (status = 400, description = "Invalid request", body = ErrorBody),
+        (status = 401, description = "Client authentication failed", body = ErrorBody),
+    )
+)]
+#[post("/oauth2/revoke")]
+pub async fn revoke(
+    state: State,
+    req: HttpRequest,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse> {
+    let form = form.into_inner();
+    let _ = form.token_type_hint;
+    let token = form
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let credentials = client_credentials(
+        &req,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    )?;
+    let st = state.clone();
+    let result = blocking(move || {
+        let client = tokens::authenticate_client(&st.db, &credentials)?;
+        tokens::revoke(&st.db, &client, &token, time::now())
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(no_store(HttpResponse::Ok()).finish()),
+        Err(err) => {
+            if matches!(&err, Error::OAuth(e) if e.code == ErrorCode::InvalidClient) {
+                state.metrics.client_auth_failures.inc();
+            }
+            Err(err)
+        }
+    }
+}

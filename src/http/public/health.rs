@@ -1,0 +1,39 @@
+use actix_web::{get, HttpResponse};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::http::error::ErrorBody;
+use crate::http::{blocking, State};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[get("/health/alive")]
+pub async fn alive() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, body = Health), (status = 503, description = "Database unreachable", body = ErrorBody))
+)]
+#[get("/health/ready")]
+pub async fn ready(state: State) -> Result<HttpResponse> {
+    blocking(move || state.db.ping()).await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ok" }))
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(state: State) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render())
+}

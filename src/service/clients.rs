@@ -1,0 +1,343 @@
+//! Registering and managing clients.
+
+use serde::Serialize;
+
+use super::Page;
+use crate::error::{Error, Result};
+use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType};
+use crate::protocol::grant::Principal;
+use crate::protocol::secret;
+use crate::protocol::time::{to_rfc3339, Timestamp};
+use crate::storage::clients::{self as store, ClientWrite};
+use crate::storage::{users, Db};
+
+/// A registration as the admin API and the command line show it (RFC 7591 names).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    /// Only in the response that created or rotated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub client_name: String,
+    pub description: String,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub scope: String,
+    pub token_endpoint_auth_method: String,
+    pub client_type: String,
+    pub owner: Option<String>,
+    pub skip_consent: bool,
+    pub access_token_format: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl ClientView {
+    pub fn new(c: &Client, secret: Option<String>) -> Self {
+        Self {
+            client_id: c.id.clone(),
+            client_secret: secret,
+            client_name: c.name.clone(),
+            description: c.description.clone(),
+            client_uri: c.client_uri.clone(),
+            logo_uri: c.logo_uri.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            grant_types: c
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            response_types: c.response_types.clone(),
+            scope: c.scope.to_string(),
+            token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
+            client_type: c.client_type.as_str().to_owned(),
+            owner: c.owner.clone(),
+            skip_consent: c.skip_consent,
+            access_token_format: c.access_token_format.as_str().to_owned(),
+            created_at: to_rfc3339(c.created_at),
+            updated_at: to_rfc3339(c.updated_at),
+        }
+    }
+}
+
+/// The public card of an app: what any page may show about it. Never a secret or owner.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AppCard {
+    pub client_id: String,
+    pub name: String,
+    pub url: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// URL of the logo: the uploaded image if there is one, else the registered logo_uri.
+    pub logo: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl AppCard {
+    pub fn new(c: &Client, issuer: &str) -> Self {
+        let logo = if c.has_logo {
+            Some(format!("{issuer}/apps/{}/logo", c.id))
+        } else {
+            c.logo_uri.clone()
+        };
+        Self {
+            client_id: c.id.clone(),
+            name: c.name.clone(),
+            url: c.client_uri.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            logo,
+            created_at: to_rfc3339(c.created_at),
+            updated_at: to_rfc3339(c.updated_at),
+        }
+    }
+}
+
+/// Who asks: `None` is the operator at the command line, who may do anything.
+pub type Actor<'a> = Option<&'a Principal>;
+
+fn check_access(actor: Actor<'_>, client: &Client) -> Result<()> {
+    match actor {
+        Some(p) if !p.may_manage(client.owner.as_deref()) => {
+            Err(Error::not_found("client", &client.id))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The owner a registration gets: users who are not admins always own what they register.
+fn effective_owner(actor: Actor<'_>, requested: Option<String>) -> Result<Option<String>> {
+    match actor.and_then(|p| p.forced_owner()) {
+        Some(me) if requested.as_deref().is_some_and(|r| r != me) => Err(Error::InvalidRequest(
+            "owner: you may only register clients you own".into(),
+        )),
+        Some(me) => Ok(Some(me.to_owned())),
+        None => Ok(requested),
+    }
+}
+
+fn owner_id(db: &Db, owner: Option<&str>) -> Result<Option<String>> {
+    match owner {
+        None => Ok(None),
+        Some(name) => users::id_of(&mut *db.conn()?, name)?
+            .map(Some)
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!("owner: there is no user named {name:?}"))
+            }),
+    }
+}
+
+fn secret_for(draft: &ClientDraft) -> Option<String> {
+    match draft.client_type {
+        ClientType::Public => None,
+        ClientType::Confidential => Some(
+            draft
+                .secret
+                .clone()
+                .unwrap_or_else(|| secret::random_string(32)),
+        ),
+    }
+}
+
+fn hash(secret: &Option<String>) -> Result<Option<String>> {
+    secret
+        .as_deref()
+        .map(secret::hash_secret)
+        .transpose()
+        .map_err(Error::internal_msg)
+}
+
+/// Registers a client. A confidential client without a chosen secret gets a generated
+/// one, which is returned here and never again.
+pub fn create(
+    db: &Db,
+    actor: Actor<'_>,
+    mut draft: ClientDraft,
+    now: Timestamp,
+) -> Result<ClientView> {
+    draft.owner = effective_owner(actor, draft.owner.take())?;
+    let id = draft
+        .id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let secret = secret_for(&draft);
+    let write = ClientWrite {
+        id: &id,
+        draft: &draft,
+        secret_hash: hash(&secret)?,
+        owner_id: owner_id(db, draft.owner.as_deref())?,
+    };
+    store::insert(&mut *db.conn()?, &write, now)?;
+    Ok(ClientView::new(&get(db, None, &id)?, secret))
+}
+
+/// Replaces a registration. A secret is returned when one was given or had to be made
+/// (a public client turned confidential); otherwise the stored secret stays.
+pub fn replace(
+    db: &Db,
+    actor: Actor<'_>,
+    id: &str,
+    mut draft: ClientDraft,
+    now: Timestamp,
+) -> Result<ClientView> {
+    if draft.id.as_deref().is_some_and(|given| given != id) {
+        return Err(Error::InvalidRequest(
+            "client_id in the body differs from the one in the path".into(),
+        ));
+    }
+    let current = get(db, actor, id)?;
+    draft.owner = match actor.and_then(|p| p.forced_owner()) {
+        Some(_) => effective_owner(actor, draft.owner.take().or(current.owner.clone()))?,
+        None => draft.owner.take(),
+    };
+    let keep_secret = draft.client_type == ClientType::Confidential
+        && current.client_type == ClientType::Confidential
+        && draft.secret.is_none();
+    let secret = if keep_secret {
+        None
+    } else {
+        secret_for(&draft)
+    };
+    let write = ClientWrite {
+        id,
+        draft: &draft,
+        secret_hash: hash(&secret)?,
+        owner_id: owner_id(db, draft.owner.as_deref())?,
+    };
+    if !store::replace(&mut *db.conn()?, &write, keep_secret, now)? {
+        return Err(Error::not_found("client", id));
+    }
+    Ok(ClientView::new(&get(db, None, id)?, secret))
+}
+
+pub fn get(db: &Db, actor: Actor<'_>, id: &str) -> Result<Client> {
+    validate_client_id(id).map_err(|_| Error::not_found("client", id))?;
+    let client = store::find(&mut *db.conn()?, id)?
+        .map(|s| s.client)
+        .ok_or_else(|| Error::not_found("client", id))?;
+    check_access(actor, &client)?;
+    Ok(client)
+}
+
+pub fn list(
+    db: &Db,
+    actor: Actor<'_>,
+    owner: Option<&str>,
+    page: Page,
+) -> Result<(Vec<Client>, i64)> {
+    let owner = match actor.and_then(|p| p.forced_owner()) {
+        Some(me) if owner.is_some_and(|o| o != me) => return Ok((Vec::new(), 0)),
+        Some(me) => Some(me),
+        None => owner,
+    };
+    store::list(&mut *db.conn()?, owner, page.limit, page.offset)
+}
+
+pub fn delete(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
+    get(db, actor, id)?;
+    if !store::delete(&mut *db.conn()?, id)? {
+        return Err(Error::not_found("client", id));
+    }
+    Ok(())
+}
+
+/// Issues a new secret for a confidential client; the old one stops working at once.
+pub fn rotate_secret(db: &Db, actor: Actor<'_>, id: &str, now: Timestamp) -> Result<String> {
+    let client = get(db, actor, id)?;
+    if client.client_type == ClientType::Public {
+        return Err(Error::InvalidRequest(
+            "a public client has no secret to rotate".into(),
+        ));
+    }
+    let secret = secret::random_string(32);
+    let hash = secret::hash_secret(&secret).map_err(Error::internal_msg)?;
+    if !store::set_secret_hash(&mut *db.conn()?, id, &hash, now)? {
+        return Err(Error::not_found("client", id));
+    }
+    Ok(secret)
+}
+
+pub const MAX_LOGO_BYTES: usize = 256 * 1024;
+
+/// Recognises PNG, JPEG and GIF by their signature. Anything else, SVG included (it can
+/// carry script), is refused whatever its name or declared type.
+pub fn sniff_image(data: &[u8]) -> Option<&'static str> {
+    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if data.starts_with(b"\xff\xd8\xff") {
+        Some("image/jpeg")
+    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else {
+        None
+    }
+}
+
+pub fn set_logo(db: &Db, actor: Actor<'_>, id: &str, data: &[u8], now: Timestamp) -> Result<()> {
+    get(db, actor, id)?;
+    if data.len() > MAX_LOGO_BYTES {
+        return Err(Error::PayloadTooLarge(format!(
+            "a logo may be at most {} KiB",
+            MAX_LOGO_BYTES / 1024
+        )));
+    }
+    let content_type = sniff_image(data).ok_or_else(|| {
+        Error::UnsupportedMediaType("the logo must be a PNG, JPEG or GIF image".into())
+    })?;
+    if !store::put_logo(&mut *db.conn()?, id, content_type, data, now)? {
+        return Err(Error::not_found("client", id));
+    }
+    Ok(())
+}
+
+pub fn delete_logo(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
+    get(db, actor, id)?;
+    if !store::delete_logo(&mut *db.conn()?, id)? {
+        return Err(Error::NotFound(format!("client {id:?} has no logo")));
+    }
+    Ok(())
+}
+
+pub fn logo(db: &Db, id: &str) -> Result<store::Logo> {
+    validate_client_id(id).map_err(|_| Error::not_found("client", id))?;
+    store::logo(&mut *db.conn()?, id)?
+        .ok_or_else(|| Error::NotFound(format!("client {id:?} has no logo")))
+}
+
+pub const MAX_CARDS: usize = 100;
+
+/// Public cards for the given ids, skipping unknown ones.
+pub fn cards(db: &Db, ids: &[String]) -> Result<Vec<Client>> {
+    if ids.len() > MAX_CARDS {
+        return Err(Error::InvalidRequest(format!(
+            "at most {MAX_CARDS} ids at once"
+        )));
+    }
+    let ids: Vec<String> = ids
+        .iter()
+        .filter(|id| validate_client_id(id).is_ok())
+        .cloned()
+        .collect();
+    store::find_many(&mut *db.conn()?, &ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sniff_image;
+
+    #[test]
+    fn images_are_recognised_by_content_only() {
+        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(sniff_image(b"\xff\xd8\xff\xe0"), Some("image/jpeg"));
+        assert_eq!(sniff_image(b"GIF89a..."), Some("image/gif"));
+        assert_eq!(
+            sniff_image(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
+            None
+        );
+        assert_eq!(sniff_image(b"<html>\x89PNG"), None);
+    }
+}

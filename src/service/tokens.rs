@@ -1,0 +1,246 @@
+//! Issuing, checking, revoking and removing tokens.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::protocol::client::{AuthMethod, Client, ClientType};
+use crate::protocol::credentials::ClientCredentials;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::grant::{self, Principal, PrincipalUser};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX};
+use crate::protocol::time::Timestamp;
+use crate::storage::tokens::{self as store, NewToken, TokenRecord, ACCESS};
+use crate::storage::{clients, Db};
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+}
+
+/// Authenticates a client at a protocol endpoint. Unknown clients, wrong secrets and
+/// confidential clients that send no secret all get the same `invalid_client`.
+pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<Client> {
+    let failed = || Error::OAuth(OAuthError::invalid_client("client authentication failed"));
+    let stored = clients::find(&mut *db.conn()?, credentials.client_id())?;
+    match (credentials, stored) {
+        (
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
+            Some(stored),
+        ) => {
+            let confidential = stored.client.client_type == ClientType::Confidential
+                && stored.client.auth_method != AuthMethod::None;
+            match stored.secret_hash.as_deref() {
+                Some(hash) if confidential && secret::verify_secret(secret, hash) => {
+                    Ok(stored.client)
+                }
+                _ => Err(failed()),
+            }
+        }
+        (
+            ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
+            None,
+        ) => {
+            secret::verify_against_dummy(secret);
+            Err(failed())
+        }
+        (ClientCredentials::None { .. }, Some(stored))
+            if stored.client.client_type == ClientType::Public =>
+        {
+            Ok(stored.client)
+        }
+        (ClientCredentials::None { .. }, _) => Err(failed()),
+    }
+}
+
+/// The `client_credentials` grant (RFC 6749 §4.4).
+pub fn client_credentials(
+    db: &Db,
+    credentials: &ClientCredentials,
+    requested_scope: Option<&str>,
+    ttl: Duration,
+    now: Timestamp,
+) -> Result<TokenResponse> {
+    let client = authenticate_client(db, credentials)?;
+    let scope = grant::client_credentials_scope(&client, requested_scope)?;
+    issue_access_token(db, &client, None, &scope, ttl, now)
+}
+
+fn issue_access_token(
+    db: &Db,
+    client: &Client,
+    user_id: Option<&str>,
+    scope: &ScopeSet,
+    ttl: Duration,
+    now: Timestamp,
+) -> Result<TokenResponse> {
+    let token = secret::new_token(ACCESS_TOKEN_PREFIX);
+    let hash = secret::token_hash(&token);
+    let scope = scope.to_string();
+    store::insert(
+        &mut *db.conn()?,
+        &NewToken {
+            hash: &hash,
+            kind: ACCESS,
+            client_id: &client.id,
+            user_id,
+            grant_id: None,
+            family_id: None,
+            scope: &scope,
+            issued_at: now,
+            expires_at: now + ttl.as_secs() as i64,
+        },
+    )?;
+    Ok(TokenResponse {
+        access_token: token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        scope,
+    })
+}
+
+/// Resolves a bearer token to the party it acts for.
+pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
+    let invalid = || Error::Unauthorized {
+        description: "the access token is invalid, expired or revoked".into(),
+        invalid_token: true,
+    };
+    let record = store::find(&mut *db.conn()?, &secret::token_hash(bearer))?.ok_or_else(invalid)?;
+    if record.token.kind != ACCESS || !record.is_active(now) {
+        return Err(invalid());
+    }
+    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
+    let user = match (record.token.user_id, record.username) {
+        (Some(id), Some(username)) => Some(PrincipalUser {
+            id,
+            username,
+            is_admin: record.user_is_admin,
+        }),
+        _ => None,
+    };
+    Ok(Principal {
+        client_id: record.token.client_id,
+        user,
+        scope,
+    })
+}
+
+/// An introspection answer (RFC 7662 §2.2). Inactive tokens say only `active: false`.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_use: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// Who asks to introspect: a client may see only its own tokens; a bearer token with
+/// `tokens:introspect` may see any.
+pub enum Introspector {
+    Client(Client),
+    Privileged,
+}
+
+pub fn introspect(
+    db: &Db,
+    caller: &Introspector,
+    token: &str,
+    required_scope: Option<&str>,
+    issuer: &str,
+    now: Timestamp,
+) -> Result<Introspection> {
+    let required = required_scope
+        .map(ScopeSet::parse)
+        .transpose()
+        .map_err(|e| Error::OAuth(OAuthError::invalid_request(format!("scope: {e}"))))?;
+    let Some(record) = store::find(&mut *db.conn()?, &secret::token_hash(token))? else {
+        return Ok(Introspection::default());
+    };
+    if let Introspector::Client(client) = caller {
+        if client.id != record.token.client_id {
+            return Ok(Introspection::default());
+        }
+    }
+    if !record.is_active(now) {
+        return Ok(Introspection::default());
+    }
+    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
+    if required.is_some_and(|r| !r.is_subset(&scope)) {
+        return Ok(Introspection::default());
+    }
+    Ok(active_view(record, issuer))
+}
+
+fn active_view(record: TokenRecord, issuer: &str) -> Introspection {
+    let t = record.token;
+    let is_access = t.kind == ACCESS;
+    Introspection {
+        active: true,
+        scope: Some(t.scope),
+        sub: Some(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
+        client_id: Some(t.client_id),
+        username: record.username,
+        token_type: is_access.then(|| "Bearer".to_owned()),
+        token_use: Some(
+            if is_access {
+                "access_token"
+            } else {
+                "refresh_token"
+            }
+            .to_owned(),
+        ),
+        exp: Some(t.expires_at),
+        iat: Some(t.issued_at),
+        iss: Some(issuer.to_owned()),
+    }
+}
+
+/// Revokes a token of the authenticated client (RFC 7009). Unknown tokens are not an
+/// error (§2.2); another client's token is refused and left alone.
+pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<()> {
+    let hash = secret::token_hash(token);
+    let mut conn = db.conn()?;
+    let Some(record) = store::find(&mut conn, &hash)? else {
+        return Ok(());
+    };
+    if record.token.client_id != client.id {
+        return Err(Error::oauth(
+            ErrorCode::InvalidRequest,
+            "the token was not issued to this client",
+        ));
+    }
+    store::revoke(&mut conn, &hash, now)?;
+    Ok(())
+}
+
+/// Batch size for deletions: small enough that no single statement holds a write lock
+/// long enough to delay token requests noticeably.
+pub const FLUSH_BATCH: i64 = 1000;
+
+/// Deletes tokens that expired or were revoked before `before`.
+pub fn flush(db: &Db, before: Timestamp) -> Result<u64> {
+    store::flush(&mut *db.conn()?, before, FLUSH_BATCH)
+}

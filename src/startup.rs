@@ -1,0 +1,147 @@
+//! Wiring: open the database, prepare shared state, and build the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+use crate::config::Settings;
+use crate::error::Error;
+use crate::http::{self, extract, metrics::Metrics, middleware, AppState};
+use crate::protocol::secret;
+use crate::storage::{settings as stored, Db};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "OAuth 2.0 and OpenID Connect provider: protocol endpoints and admin API"),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database (migrating it), then binds `settings.bind`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.bind))?;
+        Self::build_with_listener(settings, listener).await
+    }
+
+    /// Like [`Application::build`] on a listener the caller bound (tests use port 0).
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let state = prepare(settings).await?;
+        let port = listener.local_addr()?.port();
+        let workers = match state.settings.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        let state = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            let (app, api) = App::new()
+                .into_utoipa_app()
+                .openapi(ApiDoc::openapi())
+                .app_data(state.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::form_config())
+                .app_data(extract::query_config())
+                .configure(http::configure)
+                .split_for_parts();
+            let document = web::Bytes::from(api.to_pretty_json().unwrap_or_default());
+            app.route(
+                "/openapi.json",
+                web::get().to(move || {
+                    let document = document.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .body(document)
+                    }
+                }),
+            )
+            .configure(http::configure_pages)
+            .default_service(web::to(|| async {
+                Err::<HttpResponse, _>(Error::NotFound("there is no such endpoint".into()))
+            }))
+            .wrap(middleware::security_headers())
+            .wrap(from_fn(middleware::observe))
+        })
+        .workers(workers)
+        .listen(listener)?
+        .run();
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Everything that touches the database before serving: migrations and the shared
+/// cookie key. Runs on the blocking pool.
+async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
+    let settings = Arc::new(settings);
+    let s = settings.clone();
+    let (db, cookie_key) = web::block(move || -> Result<(Db, Vec<u8>), Error> {
+        let db = Db::connect(&s.database_url, s.db_pool_size)?;
+        let applied = db.migrate()?;
+        if !applied.is_empty() {
+            tracing::info!(count = applied.len(), "applied database migrations");
+        }
+        let cookie_key = match &s.cookie_key {
+            Some(key) => key.clone(),
+            None => {
+                let stored = stored::get_or_create(&mut *db.conn()?, "cookie_key", || {
+                    hex::encode(secret::random_string(64).as_bytes())
+                })?;
+                hex::decode(stored)
+                    .map_err(|_| Error::internal_msg("the stored cookie key is not hex".into()))?
+            }
+        };
+        Ok((db, cookie_key))
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!(describe(&e)))?;
+    Ok(AppState {
+        db,
+        settings,
+        metrics: Metrics::new()?,
+        cookie_key,
+    })
+}
+
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Unavailable(cause) | Error::Internal(cause) => format!("{cause:#}"),
+        other => other.to_string(),
+    }
+}
