@@ -91,6 +91,7 @@ impl ResponseError for Error {
                 tracing::warn!(error = %format!("{cause:#}"), "database unavailable");
                 "the service is temporarily unavailable; retry shortly".to_owned()
             }
+            Error::OAuth(e) => e.description.to_string(),
             other => other.to_string(),
         };
         let mut response = HttpResponse::build(self.status_code());

@@ -59,10 +59,12 @@ pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
 /// Spends the same time as a real verification, so that an unknown client or user name
 /// cannot be told apart from a wrong secret by timing.
 pub fn verify_against_dummy(secret: &str) {
-    // The hash of a random value nobody knows, with the same parameters as real hashes.
-    const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Nh3G2vQ6oBq3nS9u2cUeq3yJ0vV5m8m8pQ2xg0xGkqU";
-    let _ = verify_secret(secret, DUMMY);
+    let _ = verify_secret(secret, DUMMY_HASH);
 }
+
+/// A well-formed hash of a value nobody knows, with the same parameters as real hashes.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Nh3G2vQ6oBq3nS9u2cUeq3yJ0vV5m8m8pQ2xg0xGkqU";
 
 #[cfg(test)]
 mod tests {
@@ -75,6 +77,15 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), ACCESS_TOKEN_PREFIX.len() + 43);
         assert_eq!(token_hash(&a).len(), 32);
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_as_much_as_a_real_one() {
+        let dummy = PasswordHash::new(DUMMY_HASH).unwrap();
+        let real_hash = hash_secret("x").unwrap();
+        let real = PasswordHash::new(&real_hash).unwrap();
+        assert_eq!(dummy.algorithm, real.algorithm);
+        assert_eq!(dummy.params, real.params);
     }
 
     #[test]

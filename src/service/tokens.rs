@@ -160,7 +160,7 @@ pub struct Introspection {
 /// Who asks to introspect: a client may see only its own tokens; a bearer token with
 /// `tokens:introspect` may see any.
 pub enum Introspector {
-    Client(Client),
+    Client(Box<Client>),
     Privileged,
 }
 

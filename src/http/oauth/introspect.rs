@@ -1,13 +1,13 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, no_store};
-use crate::error::{Error, Result};
+use super::{client_credentials, count_auth_failure, no_store};
+use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{authorization, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::credentials::parse_bearer;
-use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::error::OAuthError;
 use crate::protocol::time;
 use crate::service::tokens::{self, Introspection, Introspector};
 
@@ -73,7 +73,7 @@ pub async fn introspect(
         )?;
         blocking(move || {
             let client = tokens::authenticate_client(&st.db, &credentials)?;
-            let caller = Introspector::Client(client);
+            let caller = Introspector::Client(Box::new(client));
             tokens::introspect(
                 &st.db,
                 &caller,
@@ -85,13 +85,6 @@ pub async fn introspect(
         })
         .await
     };
-    match answer {
-        Ok(body) => Ok(no_store(HttpResponse::Ok()).json(body)),
-        Err(err) => {
-            if matches!(&err, Error::OAuth(e) if e.code == ErrorCode::InvalidClient) {
-                state.metrics.client_auth_failures.inc();
-            }
-            Err(err)
-        }
-    }
+    let body = count_auth_failure(&state, answer)?;
+    Ok(no_store(HttpResponse::Ok()).json(body))
 }

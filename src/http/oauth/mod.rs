@@ -8,9 +8,10 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponseBuilder};
 
 use super::extract::authorization;
+use super::State;
 use crate::error::{Error, Result};
 use crate::protocol::credentials::ClientCredentials;
-use crate::protocol::error::OAuthError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(token::token)
@@ -37,4 +38,12 @@ fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
     builder
+}
+
+/// Passes a result through, counting failed client authentications in the metrics.
+fn count_auth_failure<T>(state: &State, result: Result<T>) -> Result<T> {
+    if matches!(&result, Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidClient) {
+        state.metrics.client_auth_failures.inc();
+    }
+    result
 }

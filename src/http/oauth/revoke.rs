@@ -1,11 +1,11 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, no_store};
-use crate::error::{Error, Result};
+use super::{client_credentials, count_auth_failure, no_store};
+use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
-use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::error::OAuthError;
 use crate::protocol::time;
 use crate::service::tokens;
 
@@ -51,13 +51,6 @@ pub async fn revoke(
         tokens::revoke(&st.db, &client, &token, time::now())
     })
     .await;
-    match result {
-        Ok(()) => Ok(no_store(HttpResponse::Ok()).finish()),
-        Err(err) => {
-            if matches!(&err, Error::OAuth(e) if e.code == ErrorCode::InvalidClient) {
-                state.metrics.client_auth_failures.inc();
-            }
-            Err(err)
-        }
-    }
+    count_auth_failure(&state, result)?;
+    Ok(no_store(HttpResponse::Ok()).finish())
 }

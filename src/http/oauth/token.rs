@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, no_store};
+use super::{client_credentials, count_auth_failure, no_store};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -63,20 +63,11 @@ pub async fn token(
             format!("grant_type {other:?} is not supported"),
         )),
     };
-    match result {
-        Ok(response) => {
-            state
-                .metrics
-                .tokens_issued
-                .with_label_values(&[&grant_type])
-                .inc();
-            Ok(no_store(HttpResponse::Ok()).json(response))
-        }
-        Err(err) => {
-            if matches!(&err, Error::OAuth(e) if e.code == ErrorCode::InvalidClient) {
-                state.metrics.client_auth_failures.inc();
-            }
-            Err(err)
-        }
-    }
+    let response = count_auth_failure(&state, result)?;
+    state
+        .metrics
+        .tokens_issued
+        .with_label_values(&[&grant_type])
+        .inc();
+    Ok(no_store(HttpResponse::Ok()).json(response))
 }

@@ -1,0 +1,34 @@
+//! Integration tests: a real server on a random loopback port, over real SQLite and
+//! PostgreSQL, driven over HTTP. One binary, so it links once.
+
+/// Runs each listed `async fn name(backend: Backend)` once on SQLite and once on
+/// PostgreSQL, as `sqlite::name` and `postgres::name`.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+mod admin_clients;
+mod apps;
+mod cli;
+mod helpers;
+mod introspection;
+mod logos;
+mod service;
+mod token;

@@ -1,0 +1,336 @@
+//! The token endpoint with the client_credentials grant (RFC 6749 §4.4, §5).
+
+use diesel::prelude::*;
+use openidconnect::core::{CoreErrorResponseType, CoreTokenType};
+use openidconnect::{AuthType, OAuth2TokenResponse, RequestTokenError, Scope};
+
+use crate::helpers::{assert_error, json, Backend, TestApp};
+
+async fn a_client_library_gets_a_token_with_client_secret_basic(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read clients:write");
+    let client = app.oauth_client(&id, &secret, AuthType::BasicAuth);
+    let token = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new("clients:read".into()))
+        .request_async(&app.http)
+        .await
+        .expect("token issued");
+    assert_eq!(*token.token_type(), CoreTokenType::Bearer);
+    assert_eq!(token.expires_in().map(|d| d.as_secs()), Some(3600));
+    let scopes: Vec<String> = token
+        .scopes()
+        .expect("scope returned")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(scopes, ["clients:read"]);
+    assert!(token.access_token().secret().starts_with("pc_at_"));
+
+    // The token works at the admin API for the scope it holds, and only that.
+    let list = app
+        .http
+        .get(app.url("/admin/clients"))
+        .bearer_auth(token.access_token().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
+    let create = app
+        .http
+        .post(app.url("/admin/clients"))
+        .bearer_auth(token.access_token().secret())
+        .json(&serde_json::json!({ "client_name": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(create, 403, "insufficient_scope").await;
+}
+
+async fn a_client_library_gets_a_token_with_client_secret_post(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let client = app.oauth_client(&id, &secret, AuthType::RequestBody);
+    let token = client
+        .exchange_client_credentials()
+        .request_async(&app.http)
+        .await
+        .expect("token issued");
+    let scopes: Vec<String> = token
+        .scopes()
+        .expect("scope returned")
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    assert_eq!(
+        scopes,
+        ["clients:read"],
+        "without a scope parameter the registered scope is granted"
+    );
+}
+
+async fn a_wrong_secret_is_invalid_client_and_counted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, _) = app.machine_client("clients:read");
+    let client = app.oauth_client(&id, "not-the-secret", AuthType::BasicAuth);
+    let err = client
+        .exchange_client_credentials()
+        .request_async(&app.http)
+        .await
+        .unwrap_err();
+    match err {
+        RequestTokenError::ServerResponse(e) => {
+            assert_eq!(*e.error(), CoreErrorResponseType::InvalidClient)
+        }
+        other => panic!("expected invalid_client, got {other:?}"),
+    }
+
+    let raw = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some("not-the-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw.headers()["www-authenticate"],
+        r#"Basic realm="portcullis""#
+    );
+    assert_eq!(raw.headers()["cache-control"], "no-store");
+    assert_error(raw, 401, "invalid_client").await;
+
+    // An unknown client is indistinguishable from a wrong secret.
+    let unknown = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth("nobody", Some("whatever"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(unknown, 401, "invalid_client").await;
+    assert_eq!(body["error_description"], "client authentication failed");
+
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("portcullis_client_authentication_failures_total 3"),
+        "{metrics}"
+    );
+}
+
+async fn protocol_errors_carry_their_rfc_codes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let (rp, rp_secret) =
+        app.register(serde_json::json!({ "client_name": "rp", "scope": "openid clients:read" }));
+    let rp_secret = rp_secret.unwrap();
+    let post = |form: Vec<(&'static str, String)>, who: (&str, &str)| {
+        app.http
+            .post(app.url("/oauth2/token"))
+            .basic_auth(who.0, Some(who.1))
+            .form(&form)
+            .send()
+    };
+    let cc = || ("grant_type", "client_credentials".to_owned());
+
+    let r = post(
+        vec![cc(), ("scope", "clients:read clients:write".into())],
+        (&id, &secret),
+    )
+    .await
+    .unwrap();
+    let body = assert_error(r, 400, "invalid_scope").await;
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("clients:write"));
+
+    let r = post(vec![cc()], (&rp, &rp_secret)).await.unwrap();
+    assert_error(r, 400, "unauthorized_client").await;
+
+    let r = post(vec![("scope", "clients:read".into())], (&id, &secret))
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+
+    let r = post(
+        vec![("grant_type", "urn:example:magic".into())],
+        (&id, &secret),
+    )
+    .await
+    .unwrap();
+    assert_error(r, 400, "unsupported_grant_type").await;
+
+    // A repeated parameter is refused (RFC 6749 §3.2).
+    let r = post(vec![cc(), cc()], (&id, &secret)).await.unwrap();
+    assert_error(r, 400, "invalid_request").await;
+
+    // Two authentication methods at once are refused (RFC 6749 §2.3).
+    let r = post(
+        vec![cc(), ("client_secret", secret.clone())],
+        (&id, &secret),
+    )
+    .await
+    .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+
+    // No authentication at all.
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 401, "invalid_client").await;
+
+    // JSON instead of a form.
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .json(&serde_json::json!({ "grant_type": "client_credentials" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+
+    // An oversized body.
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&scope={}",
+            "a".repeat(100_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 413, "payload_too_large").await;
+}
+
+async fn a_public_client_cannot_use_client_credentials(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, _) =
+        app.register(serde_json::json!({ "client_name": "spa", "client_type": "public" }));
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "unauthorized_client").await;
+}
+
+async fn token_responses_are_not_cached(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let r = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["pragma"], "no-cache");
+    let body = json(r).await;
+    assert_eq!(body["token_type"], "Bearer");
+}
+
+async fn tokens_and_secrets_are_stored_only_as_hashes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let token = app.client_credentials_token(&id, &secret, &[]).await;
+
+    use portcullis::storage::schema::{clients, tokens};
+    let mut conn = app.db.conn().unwrap();
+    let hashes: Vec<Vec<u8>> = tokens::table.select(tokens::hash).load(&mut *conn).unwrap();
+    assert_eq!(
+        hashes,
+        vec![portcullis::protocol::secret::token_hash(&token)]
+    );
+    assert!(!hashes[0]
+        .windows(8)
+        .any(|w| token.as_bytes().windows(8).any(|t| t == w)));
+
+    let stored: Option<String> = clients::table
+        .find(&id)
+        .select(clients::secret_hash)
+        .first(&mut *conn)
+        .unwrap();
+    let stored = stored.unwrap();
+    assert!(stored.starts_with("$argon2id$"), "{stored}");
+    assert!(!stored.contains(&secret));
+}
+
+on_both_backends!(
+    a_client_library_gets_a_token_with_client_secret_basic,
+    a_client_library_gets_a_token_with_client_secret_post,
+    a_wrong_secret_is_invalid_client_and_counted,
+    protocol_errors_carry_their_rfc_codes,
+    a_public_client_cannot_use_client_credentials,
+    token_responses_are_not_cached,
+    tokens_and_secrets_are_stored_only_as_hashes,
+    concurrent_writers_all_succeed,
+);
+
+/// Many requests writing at once: on SQLite they queue on the write lock instead of
+/// failing with "database is locked".
+async fn concurrent_writers_all_succeed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let issue = (0..64).map(|_| {
+        app.http
+            .post(app.url("/oauth2/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    });
+    let mut tokens = Vec::new();
+    for response in futures_util::future::join_all(issue).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 200);
+        tokens.push(
+            json(response).await["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let revoke = tokens.iter().map(|t| {
+        app.http
+            .post(app.url("/oauth2/revoke"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("token", t)])
+            .send()
+    });
+    for response in futures_util::future::join_all(revoke).await {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+    use diesel::dsl::count_star;
+    use portcullis::storage::schema::tokens;
+    let revoked: i64 = tokens::table
+        .filter(tokens::revoked_at.is_not_null())
+        .select(count_star())
+        .first(&mut *app.db.conn().unwrap())
+        .unwrap();
+    assert_eq!(revoked, 64);
+}
