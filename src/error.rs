@@ -20,6 +20,12 @@ pub enum Error {
     },
     #[error("this token lacks the scope {required}")]
     InsufficientScope { required: &'static str },
+    /// A browser form failed its CSRF check.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many attempts; retry after this many seconds.
+    #[error("too many attempts; try again in {0} seconds")]
+    TooManyRequests(u64),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]

@@ -61,6 +61,7 @@ impl Application {
                 .unwrap_or(2),
             n => n,
         };
+        let key = crate::http::session::cookie_key(&state.cookie_key)?;
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
@@ -88,6 +89,10 @@ impl Application {
             .default_service(web::to(|| async {
                 Err::<HttpResponse, _>(Error::NotFound("there is no such endpoint".into()))
             }))
+            .wrap(crate::http::session::middleware(
+                &state.settings,
+                key.clone(),
+            ))
             .wrap(middleware::security_headers())
             .wrap(from_fn(middleware::observe))
         })
@@ -121,12 +126,13 @@ async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
             Some(key) => key.clone(),
             None => {
                 let stored = stored::get_or_create(&mut *db.conn()?, "cookie_key", || {
-                    hex::encode(secret::random_string(64).as_bytes())
+                    hex::encode(secret::random_bytes(64))
                 })?;
                 hex::decode(stored)
                     .map_err(|_| Error::internal_msg("the stored cookie key is not hex".into()))?
             }
         };
+        crate::service::keys::ensure(&db, crate::protocol::time::now())?;
         Ok((db, cookie_key))
     })
     .await?
@@ -136,6 +142,8 @@ async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         settings,
         metrics: Metrics::new()?,
         cookie_key,
+        signer: Default::default(),
+        login_limiter: Default::default(),
     })
 }
 

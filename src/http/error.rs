@@ -24,6 +24,8 @@ impl Error {
             Error::InvalidRequest(_) => "invalid_request",
             Error::Unauthorized { .. } => "unauthorized",
             Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::Forbidden(_) => "forbidden",
+            Error::TooManyRequests(_) => "too_many_requests",
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::PayloadTooLarge(_) => "payload_too_large",
@@ -63,8 +65,10 @@ impl ResponseError for Error {
     fn status_code(&self) -> StatusCode {
         match self {
             Error::OAuth(e) => match e.code {
-                ErrorCode::InvalidClient | ErrorCode::InvalidToken => StatusCode::UNAUTHORIZED,
-                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                ErrorCode::InvalidClient | ErrorCode::InvalidToken | ErrorCode::LoginRequired => {
+                    StatusCode::UNAUTHORIZED
+                }
+                ErrorCode::InsufficientScope | ErrorCode::ConsentRequired => StatusCode::FORBIDDEN,
                 ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
                 ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_REQUEST,
@@ -72,6 +76,8 @@ impl ResponseError for Error {
             Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Error::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -99,8 +105,14 @@ impl ResponseError for Error {
         if let Some(challenge) = self.www_authenticate() {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if matches!(self, Error::Unavailable(_)) {
-            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        match self {
+            Error::Unavailable(_) => {
+                response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            Error::TooManyRequests(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            _ => {}
         }
         response.json(ErrorBody {
             error: self.code().to_owned(),

@@ -8,7 +8,10 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;
+pub mod pages;
 pub mod public;
+pub mod ratelimit;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -25,6 +28,9 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// Key for signing and encrypting session cookies, shared by all nodes.
     pub cookie_key: Vec<u8>,
+    pub signer: crate::service::keys::Signer,
+    /// Throttles failed sign-ins (pages and the password grant).
+    pub login_limiter: ratelimit::Limiter,
 }
 
 pub type State = web::Data<AppState>;
@@ -50,5 +56,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// document).
 pub fn configure_pages(cfg: &mut web::ServiceConfig) {
     cfg.service(public::home::home)
-        .service(public::assets::asset);
+        .service(public::assets::asset)
+        .service(oauth::authorize::authorize)
+        .service(oauth::authorize::resume);
+    pages::configure(cfg);
 }

@@ -24,6 +24,20 @@ pub enum ErrorCode {
     InsufficientScope,
     /// The token type cannot be revoked (RFC 7009).
     UnsupportedTokenType,
+    /// The authorization server does not support this response type.
+    UnsupportedResponseType,
+    /// The user or the server refused the request.
+    AccessDenied,
+    /// `prompt=none`, but the user must sign in (OpenID Connect Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none`, but the user must consent.
+    ConsentRequired,
+    /// `prompt=none`, but the user must interact in some other way.
+    InteractionRequired,
+    /// Request objects are not supported (OpenID Connect Core §6).
+    RequestNotSupported,
+    /// `request_uri` is not supported.
+    RequestUriNotSupported,
     /// The server met an unexpected condition.
     ServerError,
     /// The server is overloaded or its database cannot be reached.
@@ -42,6 +56,13 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::AccessDenied => "access_denied",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

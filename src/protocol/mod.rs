@@ -5,10 +5,14 @@
 //! secrets. The storage layer persists the results and the HTTP layer renders them.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod authorize;
+pub mod claims;
 pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod grant;
+pub mod keys;
+pub mod pkce;
 pub mod scope;
 pub mod secret;
 pub mod time;

@@ -118,3 +118,43 @@ mod tests {
         assert!(!requested.is_subset(&allowed));
     }
 }
+
+/// Scopes in the order a person should read them: identity first, then the rest.
+pub fn display_order(scope: &ScopeSet) -> Vec<&str> {
+    const FIRST: [&str; 6] = [
+        "openid",
+        "profile",
+        "email",
+        "address",
+        "phone",
+        "offline_access",
+    ];
+    let mut list: Vec<&str> = scope.iter().collect();
+    list.sort_by_key(|s| FIRST.iter().position(|f| f == s).unwrap_or(FIRST.len()));
+    list
+}
+
+/// A scope in plain words, for the consent and connections pages.
+pub fn describe(scope: &str) -> String {
+    let text = match scope {
+        "openid" => "Know who you are (your account identifier)",
+        "profile" => "See your name and username",
+        "email" => "See your email address",
+        "address" => "See your postal address",
+        "phone" => "See your phone number",
+        "offline_access" => "Keep access while you are away",
+        "clients:read" => "See the applications you manage",
+        "clients:write" => "Register and change applications you manage",
+        "users:read" => "See user accounts",
+        "users:write" => "Create, change and delete user accounts",
+        "authorizations:read" => "See which apps users have allowed",
+        "authorizations:write" => "Remove apps users have allowed",
+        "consent:manage" => "Answer consent requests",
+        "tokens:introspect" => "Check any access token",
+        "tokens:flush" => "Delete expired tokens",
+        "connections:read" => "See the apps connected to your account",
+        "connections:write" => "Disconnect apps from your account",
+        other => return format!("Use the permission \u{201c}{other}\u{201d}"),
+    };
+    text.to_owned()
+}

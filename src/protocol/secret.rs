@@ -20,6 +20,12 @@ pub const REFRESH_TOKEN_PREFIX: &str = "pc_rt_";
 /// Shortest secret a person may choose for a client or a password.
 pub const MIN_CHOSEN_SECRET_LEN: usize = 8;
 
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    buf
+}
+
 /// A random string with `bytes` of entropy, URL-safe base64 without padding.
 pub fn random_string(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

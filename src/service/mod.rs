@@ -2,7 +2,10 @@
 //! protocol rules, reads and writes storage, and returns plain values. Everything here
 //! blocks (database and argon2), so HTTP handlers call it on the blocking pool.
 
+pub mod authorize;
 pub mod clients;
+pub mod issue;
+pub mod keys;
 pub mod tokens;
 pub mod users;
 

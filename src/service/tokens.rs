@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::protocol::client::{AuthMethod, Client, ClientType};
@@ -15,14 +15,18 @@ use crate::protocol::time::Timestamp;
 use crate::storage::tokens::{self as store, NewToken, TokenRecord, ACCESS};
 use crate::storage::{clients, Db};
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    pub token_type: &'static str,
+    pub token_type: String,
     pub expires_in: u64,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Authenticates a client at a protocol endpoint. Unknown clients, wrong secrets and
@@ -96,13 +100,16 @@ fn issue_access_token(
             scope: &scope,
             issued_at: now,
             expires_at: now + ttl.as_secs() as i64,
+            auth_time: None,
         },
     )?;
     Ok(TokenResponse {
         access_token: token,
-        token_type: "Bearer",
+        token_type: "Bearer".into(),
         expires_in: ttl.as_secs(),
         scope,
+        refresh_token: None,
+        id_token: None,
     })
 }
 

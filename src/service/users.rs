@@ -94,6 +94,8 @@ pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
         is_admin: user.admin,
         created_at: now,
         updated_at: now,
+        phone_number: None,
+        address: None,
     };
     store::insert(&mut *db.conn()?, &record)?;
     Ok(UserView::from(&record))
@@ -118,4 +120,21 @@ pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> 
         return Err(Error::not_found("user", username));
     }
     Ok(())
+}
+
+/// Checks a username and password. Unknown users cost as much time as wrong passwords.
+pub fn authenticate(db: &Db, username: &str, password: &str) -> Result<Option<UserRecord>> {
+    let user = store::find_by_username(&mut *db.conn()?, username)?;
+    match user {
+        Some(user) if secret::verify_secret(password, &user.password_hash) => Ok(Some(user)),
+        Some(_) => Ok(None),
+        None => {
+            secret::verify_against_dummy(password);
+            Ok(None)
+        }
+    }
+}
+
+pub fn find(db: &Db, id: &str) -> Result<Option<UserRecord>> {
+    store::find_by_id(&mut *db.conn()?, id)
 }

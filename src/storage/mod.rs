@@ -5,7 +5,11 @@
 //! the HTTP layer run these functions on the blocking thread pool.
 
 pub mod clients;
+pub mod codes;
 mod connection;
+pub mod flows;
+pub mod grants;
+pub mod keys;
 pub mod schema;
 pub mod settings;
 pub mod tokens;

@@ -17,6 +17,8 @@ diesel::table! {
         is_admin -> Bool,
         created_at -> BigInt,
         updated_at -> BigInt,
+        phone_number -> Nullable<Text>,
+        address -> Nullable<Text>,
     }
 }
 
@@ -64,6 +66,65 @@ diesel::table! {
         issued_at -> BigInt,
         expires_at -> BigInt,
         revoked_at -> Nullable<BigInt>,
+        rotated_at -> Nullable<BigInt>,
+        successor -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Text,
+        state -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        retired_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        remember -> Bool,
+        created_at -> BigInt,
+        auth_time -> BigInt,
+        access_time -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_flows (id) {
+        id -> Text,
+        session_binding -> Text,
+        client_id -> Text,
+        request -> Text,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    auth_codes (hash) {
+        hash -> Binary,
+        client_id -> Text,
+        user_id -> Text,
+        grant_id -> Text,
+        family_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }
 
@@ -72,4 +133,17 @@ diesel::joinable!(client_logos -> clients (client_id));
 diesel::joinable!(tokens -> clients (client_id));
 diesel::joinable!(tokens -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(settings, users, clients, client_logos, tokens);
+diesel::joinable!(grants -> clients (client_id));
+diesel::joinable!(grants -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    settings,
+    users,
+    clients,
+    client_logos,
+    tokens,
+    signing_keys,
+    grants,
+    auth_flows,
+    auth_codes,
+);

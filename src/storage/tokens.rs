@@ -22,6 +22,8 @@ pub struct NewToken<'a> {
     pub scope: &'a str,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// When the user last authenticated, for ID tokens issued on refresh.
+    pub auth_time: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -36,6 +38,9 @@ pub struct TokenRow {
     pub issued_at: i64,
     pub expires_at: i64,
     pub revoked_at: Option<i64>,
+    pub rotated_at: Option<i64>,
+    pub successor: Option<String>,
+    pub auth_time: Option<i64>,
 }
 
 /// A stored token and, when a user obtained it, who that user is.
@@ -112,4 +117,34 @@ pub fn flush(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u
             return Ok(deleted);
         }
     }
+}
+
+/// Marks a refresh token as redeemed and keeps its (encrypted) successor response. Only
+/// one caller ever gets `true` for a token.
+pub fn mark_rotated(
+    conn: &mut DbConnection,
+    hash: &[u8],
+    successor: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(diesel::update(
+        tokens::table
+            .filter(tokens::hash.eq(hash))
+            .filter(tokens::rotated_at.is_null())
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set((tokens::rotated_at.eq(now), tokens::successor.eq(successor)))
+    .execute(conn)?
+        == 1)
+}
+
+/// Revokes every token of a family (a code's tokens, or a refresh rotation chain).
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: Timestamp) -> Result<usize> {
+    Ok(diesel::update(
+        tokens::table
+            .filter(tokens::family_id.eq(family_id))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(now))
+    .execute(conn)?)
 }

@@ -20,6 +20,9 @@ pub struct UserRecord {
     pub is_admin: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    pub phone_number: Option<String>,
+    /// Postal address as one formatted string.
+    pub address: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
@@ -35,6 +38,14 @@ pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserRecord>> {
     Ok(users::table
         .filter(users::username.eq(username))
+        .select(UserRecord::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<UserRecord>> {
+    Ok(users::table
+        .find(id)
         .select(UserRecord::as_select())
         .first(conn)
         .optional()?)

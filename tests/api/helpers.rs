@@ -49,6 +49,32 @@ fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
     }
 }
 
+/// RSA key generation is the slowest part of a first start; tests share one key pair
+/// (under fresh key ids) instead of making two per server. The first-start path itself is
+/// covered by the test that runs `portcullis serve` on an empty database.
+fn seed_signing_keys(database_url: &str) {
+    static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let pem = PEM.get_or_init(|| {
+        portcullis::protocol::keys::generate(portcullis::protocol::keys::Algorithm::Rs256)
+            .expect("RSA key")
+    });
+    let db = Db::connect(database_url, 1).expect("connect");
+    db.migrate().expect("migrate");
+    let now = time::now();
+    portcullis::storage::keys::ensure(&mut db.conn().expect("conn"), now, &|state| {
+        Ok(portcullis::storage::keys::KeyRow {
+            kid: portcullis::protocol::keys::new_kid(),
+            alg: "RS256".into(),
+            private_key: pem.clone(),
+            state: state.into(),
+            created_at: now,
+            activated_at: None,
+            retired_at: None,
+        })
+    })
+    .expect("seed keys");
+}
+
 pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> Settings {
     let mut env = vec![
         (
@@ -71,6 +97,7 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(backend, &dir);
+        seed_signing_keys(&database_url);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         let base = format!("http://127.0.0.1:{port}");
@@ -184,6 +211,7 @@ impl TestApp {
                 scope,
                 issued_at: time::now(),
                 expires_at: time::now() + 3600,
+                auth_time: None,
             },
         )
         .expect("token stored");

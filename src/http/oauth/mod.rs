@@ -1,8 +1,12 @@
 //! Protocol endpoints for relying parties: token, introspection, revocation.
 
+pub(crate) mod authorize;
+mod code;
+mod discovery;
 mod introspect;
 mod revoke;
 mod token;
+mod userinfo;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponseBuilder};
@@ -16,7 +20,12 @@ use crate::protocol::error::{ErrorCode, OAuthError};
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(token::token)
         .service(introspect::introspect)
-        .service(revoke::revoke);
+        .service(revoke::revoke)
+        .service(userinfo::userinfo)
+        .service(code::code)
+        .service(discovery::openid_configuration)
+        .service(discovery::oauth_authorization_server)
+        .service(discovery::jwks);
 }
 
 /// Client credentials from the header and body; their absence is `invalid_client`.

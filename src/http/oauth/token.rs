@@ -7,7 +7,16 @@ use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time;
+use crate::service::issue::Issuer;
 use crate::service::tokens::{self, TokenResponse};
+
+fn issuer(state: &State) -> Issuer<'_> {
+    Issuer {
+        db: &state.db,
+        settings: &state.settings,
+        signer: &state.signer,
+    }
+}
 
 /// Parameters of a token request (RFC 6749 §4). A repeated parameter is an error.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -16,6 +25,12 @@ pub struct TokenForm {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
 }
 
 /// Issue an access token.
@@ -39,14 +54,19 @@ pub async fn token(
         .grant_type
         .clone()
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let credentials = client_credentials(
+        &req,
+        form.client_id.as_deref(),
+        form.client_secret.as_deref(),
+    );
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let st = state.clone();
     let result = match grant_type.as_str() {
         "client_credentials" => {
-            let credentials = client_credentials(
-                &req,
-                form.client_id.as_deref(),
-                form.client_secret.as_deref(),
-            )?;
-            let st = state.clone();
+            let credentials = credentials?;
             blocking(move || {
                 tokens::client_credentials(
                     &st.db,
@@ -57,6 +77,63 @@ pub async fn token(
                 )
             })
             .await
+        }
+        "authorization_code" => {
+            let credentials = credentials?;
+            let code = form
+                .code
+                .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+            blocking(move || {
+                issuer(&st).authorization_code(
+                    &credentials,
+                    &code,
+                    form.redirect_uri.as_deref(),
+                    form.code_verifier.as_deref(),
+                    time::now(),
+                )
+            })
+            .await
+        }
+        "refresh_token" => {
+            let credentials = credentials?;
+            let token = form
+                .refresh_token
+                .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+            blocking(move || {
+                issuer(&st).refresh(&credentials, &token, form.scope.as_deref(), time::now())
+            })
+            .await
+        }
+        "password" => {
+            let credentials = credentials?;
+            let username = form
+                .username
+                .ok_or_else(|| OAuthError::invalid_request("username is required"))?;
+            let password = form
+                .password
+                .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
+            if let Some(seconds) = state.login_limiter.retry_after(&username, &address) {
+                return Err(Error::TooManyRequests(seconds));
+            }
+            let name = username.clone();
+            let result = blocking(move || {
+                issuer(&st).password(
+                    &credentials,
+                    &name,
+                    &password,
+                    form.scope.as_deref(),
+                    time::now(),
+                )
+            })
+            .await;
+            match &result {
+                Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {
+                    state.login_limiter.record_failure(&username, &address)
+                }
+                Ok(_) => state.login_limiter.record_success(&username, &address),
+                Err(_) => {}
+            }
+            result
         }
         other => Err(Error::oauth(
             ErrorCode::UnsupportedGrantType,

@@ -1,0 +1,60 @@
+//! The authorization endpoint (RFC 6749 §3.1), answered with redirects and pages.
+
+use actix_web::{get, route, web, HttpResponse};
+use serde::Deserialize;
+
+use crate::http::pages::{outcome, PageError};
+use crate::http::session::TypedSession;
+use crate::http::{blocking, State};
+use crate::protocol::authorize::Params;
+use crate::protocol::time;
+use crate::service::authorize as flow;
+
+fn collect(pairs: Vec<(String, String)>) -> Params {
+    let mut params = Params::new();
+    for (k, v) in pairs {
+        params.entry(k).or_default().push(v);
+    }
+    params
+}
+
+/// Authorization request by GET (query) or POST (form body), as OpenID Connect Core
+/// §3.1.2.1 requires both.
+#[route("/oauth2/auth", method = "GET", method = "POST")]
+pub async fn authorize(
+    state: State,
+    session: TypedSession,
+    query: web::Query<Vec<(String, String)>>,
+    form: Option<web::Form<Vec<(String, String)>>>,
+) -> Result<HttpResponse, PageError> {
+    let pairs = match form {
+        Some(form) if !form.is_empty() => form.into_inner(),
+        _ => query.into_inner(),
+    };
+    let params = collect(pairs);
+    let now = time::now();
+    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
+    let result =
+        blocking(move || flow::start(&state.db, &state.settings, &params, &browser, now)).await?;
+    outcome(result)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    flow: String,
+}
+
+/// Where the sign-in page sends the browser back to.
+#[get("/oauth2/auth/resume")]
+pub async fn resume(
+    state: State,
+    session: TypedSession,
+    query: web::Query<ResumeQuery>,
+) -> Result<HttpResponse, PageError> {
+    let now = time::now();
+    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
+    let flow = query.into_inner().flow;
+    let result =
+        blocking(move || flow::resume(&state.db, &state.settings, &flow, &browser, now)).await?;
+    outcome(result)
+}

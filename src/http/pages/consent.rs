@@ -1,0 +1,98 @@
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{outcome, render, see_other, PageError};
+use crate::http::session::TypedSession;
+use crate::http::{blocking, State};
+use crate::protocol::scope::{describe, display_order};
+use crate::protocol::time;
+use crate::service::authorize;
+use crate::service::clients::AppCard;
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    csrf_token: &'a str,
+    flow: &'a str,
+    client_name: &'a str,
+    client_url: Option<&'a str>,
+    logo: Option<&'a str>,
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentQuery {
+    flow: String,
+}
+
+#[get("/consent")]
+pub async fn page(
+    state: State,
+    session: TypedSession,
+    query: web::Query<ConsentQuery>,
+) -> Result<HttpResponse, PageError> {
+    let now = time::now();
+    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
+    let st = state.clone();
+    let flow = query.into_inner().flow;
+    let flow_id = flow.clone();
+    let request =
+        blocking(move || authorize::consent_request(&st.db, &flow_id, &browser, now)).await?;
+    let Some(request) = request else {
+        return Ok(see_other(&format!("/login?flow={flow}")));
+    };
+    let csrf = session.csrf_token()?;
+    let card = AppCard::new(&request.client, &state.settings.issuer);
+    render(
+        StatusCode::OK,
+        &ConsentPage {
+            csrf_token: &csrf,
+            flow: &request.flow,
+            client_name: &card.name,
+            client_url: card.url.as_deref(),
+            logo: card.logo.as_deref(),
+            scopes: display_order(&request.scope)
+                .into_iter()
+                .map(describe)
+                .collect(),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    csrf_token: Option<String>,
+    flow: String,
+    decision: Option<String>,
+    remember: Option<String>,
+}
+
+#[post("/consent")]
+pub async fn submit(
+    state: State,
+    session: TypedSession,
+    form: web::Form<ConsentForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    session.check_csrf(form.csrf_token.as_deref())?;
+    let now = time::now();
+    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
+    let allow = form.decision.as_deref() == Some("allow");
+    let remember = form.remember.is_some();
+    let st = state.clone();
+    let result = blocking(move || {
+        authorize::answer_consent(
+            &st.db,
+            &st.settings,
+            &form.flow,
+            &browser,
+            allow,
+            remember,
+            now,
+        )
+    })
+    .await?;
+    outcome(result)
+}

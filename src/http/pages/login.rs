@@ -1,0 +1,143 @@
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{render, see_other, PageError};
+use crate::error::Error;
+use crate::http::session::TypedSession;
+use crate::http::{blocking, State};
+use crate::protocol::time;
+use crate::service;
+use crate::storage::flows;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf_token: &'a str,
+    flow: Option<&'a str>,
+    client_name: Option<&'a str>,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    flow: Option<String>,
+}
+
+/// The name of the app a flow belongs to, to say what the sign-in is for.
+async fn client_name(
+    state: &State,
+    session: &TypedSession,
+    flow: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let Some(flow) = flow.map(str::to_owned) else {
+        return Ok(None);
+    };
+    let binding = session.binding()?;
+    let st = state.clone();
+    blocking(move || {
+        let Some(row) = flows::find(&mut *st.db.conn()?, &flow, &binding, time::now())? else {
+            return Ok(None);
+        };
+        Ok(service::clients::get(&st.db, None, &row.client_id)
+            .ok()
+            .map(|c| c.name))
+    })
+    .await
+}
+
+#[get("/login")]
+pub async fn page(
+    state: State,
+    session: TypedSession,
+    query: web::Query<LoginQuery>,
+) -> Result<HttpResponse, PageError> {
+    let csrf = session.csrf_token()?;
+    let name = client_name(&state, &session, query.flow.as_deref()).await?;
+    render(
+        StatusCode::OK,
+        &LoginPage {
+            csrf_token: &csrf,
+            flow: query.flow.as_deref(),
+            client_name: name.as_deref(),
+            username: "",
+            error: None,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    csrf_token: Option<String>,
+    flow: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Checks the credentials. A wrong username and a wrong password read the same, and
+/// repeated failures are throttled per account and address.
+#[post("/login")]
+pub async fn submit(
+    state: State,
+    session: TypedSession,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    session.check_csrf(form.csrf_token.as_deref())?;
+    let username = form.username.unwrap_or_default();
+    let password = form.password.unwrap_or_default();
+    let flow = form.flow.filter(|f| !f.is_empty());
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    if let Some(seconds) = state.login_limiter.retry_after(&username, &address) {
+        return Err(Error::TooManyRequests(seconds).into());
+    }
+    let st = state.clone();
+    let (name, pass) = (username.clone(), password);
+    let user = blocking(move || service::users::authenticate(&st.db, &name, &pass)).await?;
+    let Some(user) = user else {
+        state.login_limiter.record_failure(&username, &address);
+        let csrf = session.csrf_token()?;
+        let name = client_name(&state, &session, flow.as_deref()).await?;
+        return render(
+            StatusCode::UNAUTHORIZED,
+            &LoginPage {
+                csrf_token: &csrf,
+                flow: flow.as_deref(),
+                client_name: name.as_deref(),
+                username: &username,
+                error: Some("The username or password is incorrect."),
+            },
+        );
+    };
+    state.login_limiter.record_success(&username, &address);
+    let now = time::now();
+    let old_binding = session.binding()?;
+    let new_binding = session.sign_in(&user.id, now)?;
+    let Some(flow) = flow else {
+        return Ok(see_other("/"));
+    };
+    let st = state.clone();
+    let flow_id = flow.clone();
+    let moved = blocking(move || {
+        let mut conn = st.db.conn()?;
+        if !flows::rebind(&mut conn, &flow_id, &old_binding, &new_binding)? {
+            return Ok(false);
+        }
+        flows::set_user(&mut conn, &flow_id, &user.id, now)?;
+        Ok(true)
+    })
+    .await?;
+    if !moved {
+        return Err(Error::InvalidRequest(
+            "this sign-in request has expired; start again from the app".into(),
+        )
+        .into());
+    }
+    Ok(see_other(&format!("/oauth2/auth/resume?flow={flow}")))
+}

@@ -1,0 +1,105 @@
+//! Sign-in throttling, in memory on each node.
+//!
+//! Failures are counted per (account, address) and per address over a window. An
+//! attacker who hammers one account from one address is slowed down; the real owner on
+//! another address, and every other account, are not affected.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Limiter {
+    window: Duration,
+    per_account: u32,
+    per_address: u32,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Default for Limiter {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(15 * 60), 5, 50)
+    }
+}
+
+impl Limiter {
+    pub fn new(window: Duration, per_account: u32, per_address: u32) -> Self {
+        Self {
+            window,
+            per_account,
+            per_address,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn keys(account: &str, address: &str) -> [String; 2] {
+        [format!("a\0{account}\0{address}"), format!("i\0{address}")]
+    }
+
+    /// `Some(seconds)` to wait when this account and address may not try now.
+    pub fn retry_after(&self, account: &str, address: &str) -> Option<u64> {
+        let map = self.failures.lock().ok()?;
+        let [account_key, address_key] = Self::keys(account, address);
+        let blocked = |key: &str, limit: u32| {
+            map.get(key)
+                .filter(|(count, since)| *count >= limit && since.elapsed() < self.window)
+                .map(|(_, since)| (self.window - since.elapsed()).as_secs().max(1))
+        };
+        blocked(&account_key, self.per_account).or_else(|| blocked(&address_key, self.per_address))
+    }
+
+    pub fn record_failure(&self, account: &str, address: &str) {
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| since.elapsed() < self.window);
+        }
+        for key in Self::keys(account, address) {
+            let entry = map.entry(key).or_insert((0, Instant::now()));
+            if entry.1.elapsed() >= self.window {
+                *entry = (0, Instant::now());
+            }
+            entry.0 += 1;
+        }
+    }
+
+    /// A successful sign-in clears the account's count on that address.
+    pub fn record_success(&self, account: &str, address: &str) {
+        if let Ok(mut map) = self.failures.lock() {
+            map.remove(&Self::keys(account, address)[0]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_account_is_throttled_on_one_address_only() {
+        let limiter = Limiter::new(Duration::from_secs(60), 3, 10);
+        for _ in 0..3 {
+            assert!(limiter.retry_after("ann", "10.0.0.1").is_none());
+            limiter.record_failure("ann", "10.0.0.1");
+        }
+        assert!(limiter.retry_after("ann", "10.0.0.1").is_some());
+        assert!(
+            limiter.retry_after("ann", "10.0.0.2").is_none(),
+            "the owner elsewhere is not locked out"
+        );
+        assert!(
+            limiter.retry_after("bob", "10.0.0.1").is_none(),
+            "other accounts are unaffected"
+        );
+    }
+
+    #[test]
+    fn an_address_guessing_many_accounts_is_throttled() {
+        let limiter = Limiter::new(Duration::from_secs(60), 3, 4);
+        for i in 0..4 {
+            limiter.record_failure(&format!("user{i}"), "10.0.0.9");
+        }
+        assert!(limiter.retry_after("someone-else", "10.0.0.9").is_some());
+        assert!(limiter.retry_after("someone-else", "10.0.0.8").is_none());
+    }
+}

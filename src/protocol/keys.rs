@@ -1,0 +1,242 @@
+//! Signing keys for ID tokens and JWT access tokens (RFC 7515, RFC 7517, RFC 7518).
+//!
+//! Keys move through three states: a `next` key is published in the JWKS before it signs
+//! anything, so relying parties that cache the JWKS already know it when it becomes
+//! `current`; a `retired` key stays published until every token it signed has expired.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openidconnect::core::{CoreJsonCurveType, CoreJsonWebKey, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKeyId, PrivateSigningKey, SigningError};
+use rand::RngCore;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl Algorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Es256 => "ES256",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Rs256, Self::Es256, Self::EdDsa]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+    }
+
+    pub fn jws(self) -> CoreJwsSigningAlgorithm {
+        match self {
+            Self::Rs256 => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            Self::Es256 => CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            Self::EdDsa => CoreJwsSigningAlgorithm::EdDsa,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Next,
+    Current,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Next => "next",
+            Self::Current => "current",
+            Self::Retired => "retired",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Next, Self::Current, Self::Retired]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+enum Material {
+    Rsa(openidconnect::core::CoreRsaPrivateSigningKey),
+    Es256(p256::ecdsa::SigningKey),
+    EdDsa(ed25519_dalek::SigningKey),
+}
+
+/// A private key that can sign JWTs, with its key id and algorithm.
+pub struct SigningKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    material: Material,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates new private key material for `alg`, in the text form [`SigningKey::load`]
+/// reads: PKCS#1 PEM for RSA, hex for the 32-byte EC scalar or Ed25519 seed.
+pub fn generate(alg: Algorithm) -> Result<String, String> {
+    match alg {
+        Algorithm::Rs256 => {
+            use rsa::pkcs1::EncodeRsaPrivateKey;
+            let key =
+                rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
+            key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+                .map(|pem| pem.to_string())
+                .map_err(|e| e.to_string())
+        }
+        Algorithm::Es256 => loop {
+            let mut bytes = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            // A random 32-byte string is a valid scalar with overwhelming probability.
+            if p256::ecdsa::SigningKey::from_slice(&bytes).is_ok() {
+                return Ok(hex::encode(bytes));
+            }
+        },
+        Algorithm::EdDsa => {
+            let mut seed = [0u8; 32];
+            rand::rngs::OsRng.fill_bytes(&mut seed);
+            Ok(hex::encode(seed))
+        }
+    }
+}
+
+/// A new key id: 128 random bits, URL-safe.
+pub fn new_kid() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl SigningKey {
+    pub fn load(kid: &str, alg: Algorithm, private_key: &str) -> Result<Self, String> {
+        let material = match alg {
+            Algorithm::Rs256 => {
+                Material::Rsa(openidconnect::core::CoreRsaPrivateSigningKey::from_pem(
+                    private_key,
+                    Some(JsonWebKeyId::new(kid.to_owned())),
+                )?)
+            }
+            Algorithm::Es256 => {
+                let bytes = hex::decode(private_key).map_err(|e| e.to_string())?;
+                Material::Es256(
+                    p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|e| e.to_string())?,
+                )
+            }
+            Algorithm::EdDsa => {
+                let bytes: [u8; 32] = hex::decode(private_key)
+                    .map_err(|e| e.to_string())?
+                    .try_into()
+                    .map_err(|_| "an Ed25519 seed is 32 bytes".to_owned())?;
+                Material::EdDsa(ed25519_dalek::SigningKey::from_bytes(&bytes))
+            }
+        };
+        Ok(Self {
+            kid: kid.to_owned(),
+            alg,
+            material,
+        })
+    }
+
+    /// Signs `claims` as a compact JWS with this key's `kid` and the given `typ`.
+    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, String> {
+        let header = serde_json::json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self
+            .sign(&self.alg.jws(), signing_input.as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "{signing_input}.{}",
+            URL_SAFE_NO_PAD.encode(signature)
+        ))
+    }
+}
+
+impl PrivateSigningKey for SigningKey {
+    type VerificationKey = CoreJsonWebKey;
+
+    fn sign(&self, alg: &CoreJwsSigningAlgorithm, message: &[u8]) -> Result<Vec<u8>, SigningError> {
+        if *alg != self.alg.jws() {
+            return Err(SigningError::UnsupportedAlg(format!("{alg:?}")));
+        }
+        match &self.material {
+            Material::Rsa(key) => key.sign(alg, message),
+            Material::Es256(key) => {
+                use p256::ecdsa::signature::Signer;
+                let signature: p256::ecdsa::Signature = key.sign(message);
+                Ok(signature.to_bytes().to_vec())
+            }
+            Material::EdDsa(key) => {
+                use ed25519_dalek::Signer;
+                Ok(key.sign(message).to_bytes().to_vec())
+            }
+        }
+    }
+
+    fn as_verification_key(&self) -> CoreJsonWebKey {
+        let kid = Some(JsonWebKeyId::new(self.kid.clone()));
+        match &self.material {
+            Material::Rsa(key) => key.as_verification_key(),
+            Material::Es256(key) => {
+                let point = key.verifying_key().to_sec1_point(false);
+                let bytes = point.as_bytes();
+                // Uncompressed SEC1: 0x04 || x || y.
+                let (x, y) = bytes[1..].split_at(32);
+                CoreJsonWebKey::new_ec(x.to_vec(), y.to_vec(), CoreJsonCurveType::P256, kid)
+            }
+            Material::EdDsa(key) => CoreJsonWebKey::new_okp(
+                key.verifying_key().to_bytes().to_vec(),
+                CoreJsonCurveType::Ed25519,
+                kid,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_signs_a_jwt_its_public_key_verifies() {
+        use openidconnect::JsonWebKey;
+        for alg in [Algorithm::Es256, Algorithm::EdDsa] {
+            let key = SigningKey::load("k1", alg, &generate(alg).unwrap()).unwrap();
+            let jwt = key
+                .sign_jwt("JWT", &serde_json::json!({ "sub": "x" }))
+                .unwrap();
+            let parts: Vec<&str> = jwt.split('.').collect();
+            let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+            let input = format!("{}.{}", parts[0], parts[1]);
+            key.as_verification_key()
+                .verify_signature(&alg.jws(), input.as_bytes(), &signature)
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_key_refuses_to_sign_with_another_algorithm() {
+        let key =
+            SigningKey::load("k", Algorithm::EdDsa, &generate(Algorithm::EdDsa).unwrap()).unwrap();
+        assert!(key
+            .sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, b"x")
+            .is_err());
+    }
+}

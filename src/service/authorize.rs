@@ -1,0 +1,507 @@
+//! The authorization code flow from the browser's side: request → sign-in → consent →
+//! code. Each step ends in an [`Outcome`] the page handlers render.
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::protocol::authorize::{
+    self, AuthorizationRequest, AuthorizeFailure, ErrorTarget, Params, Prompt, ResponseMode,
+};
+use crate::protocol::client::Client;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret;
+use crate::protocol::time::Timestamp;
+use crate::service;
+use crate::storage::codes::{self, CodeRow};
+use crate::storage::flows::{self, FlowRow};
+use crate::storage::{grants, write, Db};
+
+/// How long a person has to sign in and consent.
+pub const FLOW_TTL: i64 = 30 * 60;
+
+pub const CODE_PREFIX: &str = "pc_ac_";
+
+/// The signed-in user of the browser session, if any.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub id: String,
+    pub auth_time: Timestamp,
+}
+
+/// What the browser brings: who is signed in, and the session's flow binding.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub user: Option<SessionUser>,
+    /// SHA-256 (hex) of the session id; flows only continue in the session that began them.
+    pub binding: String,
+}
+
+/// A response for the client, sent to its verified redirect URI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientResponse {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl ClientResponse {
+    fn error(target: &ErrorTarget, err: &OAuthError, issuer: &str) -> Self {
+        let mut params = vec![
+            ("error", err.code.as_str().to_owned()),
+            ("error_description", err.description.to_string()),
+        ];
+        if let Some(state) = &target.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", issuer.to_owned()));
+        Self {
+            redirect_uri: target.redirect_uri.clone(),
+            mode: target.response_mode,
+            params,
+        }
+    }
+
+    fn code(req: &AuthorizationRequest, code: String, issuer: &str) -> Self {
+        let mut params = vec![("code", code)];
+        if let Some(state) = &req.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", issuer.to_owned()));
+        Self {
+            redirect_uri: req.redirect_uri.clone(),
+            mode: req.response_mode,
+            params,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Show an error page: the client or its redirect URI could not be trusted.
+    Render(OAuthError),
+    /// Send the browser back to the client.
+    Respond(ClientResponse),
+    /// The user must sign in to continue this flow.
+    Login { flow: String },
+    /// The user must decide on this flow's scopes.
+    Consent { flow: String },
+}
+
+fn redirect_error(
+    req: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &'static str,
+    issuer: &str,
+) -> Outcome {
+    Outcome::Respond(ClientResponse::error(
+        &req.error_target(),
+        &OAuthError::new(code, description),
+        issuer,
+    ))
+}
+
+/// Handles a fresh authorization request.
+pub fn start(
+    db: &Db,
+    settings: &Settings,
+    params: &Params,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let client_id = match authorize::client_id(params) {
+        Ok(id) => id,
+        Err(AuthorizeFailure::Render(e) | AuthorizeFailure::Redirect(_, e)) => {
+            return Ok(Outcome::Render(e))
+        }
+    };
+    let client = match service::clients::get(db, None, client_id) {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => {
+            return Ok(Outcome::Render(OAuthError::invalid_request(
+                "the client is not registered",
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    let req = match authorize::validate(params, &client) {
+        Ok(r) => r,
+        Err(AuthorizeFailure::Render(e)) => return Ok(Outcome::Render(e)),
+        Err(AuthorizeFailure::Redirect(target, e)) => {
+            return Ok(Outcome::Respond(ClientResponse::error(
+                &target,
+                &e,
+                &settings.issuer,
+            )))
+        }
+    };
+    let mut user = browser.user.clone();
+    if let Some(hint) = &req.id_token_hint {
+        let max_ttl = settings.id_token_ttl.max(settings.access_token_ttl);
+        let payload = service::keys::verify_own_jwt(db, hint, max_ttl, now)?;
+        let hinted_sub = payload
+            .as_ref()
+            .filter(|p| p["iss"] == settings.issuer.as_str())
+            .and_then(|p| p["sub"].as_str().map(str::to_owned));
+        let Some(hinted_sub) = hinted_sub else {
+            return Ok(redirect_error(
+                &req,
+                ErrorCode::InvalidRequest,
+                "id_token_hint is not an ID token from this issuer",
+                &settings.issuer,
+            ));
+        };
+        // A different person is signed in: they must sign in as the hinted user.
+        if user.as_ref().is_some_and(|u| u.id != hinted_sub) {
+            user = None;
+        }
+    }
+    decide(db, settings, &client, req, user, false, None, browser, now)
+}
+
+/// Continues a flow after the user signed in.
+pub fn resume(
+    db: &Db,
+    settings: &Settings,
+    flow_id: &str,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
+    let (user, fresh) = match (&flow.user_id, flow.auth_time) {
+        (Some(id), Some(auth_time)) => (
+            Some(SessionUser {
+                id: id.clone(),
+                auth_time,
+            }),
+            true,
+        ),
+        _ => (browser.user.clone(), false),
+    };
+    decide(
+        db,
+        settings,
+        &client,
+        req,
+        user,
+        fresh,
+        Some(flow.id),
+        browser,
+        now,
+    )
+}
+
+fn load_flow(
+    db: &Db,
+    flow_id: &str,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<(FlowRow, AuthorizationRequest, Client)> {
+    let expired = || {
+        Error::InvalidRequest("this sign-in request has expired or belongs to another browser; start again from the app".into())
+    };
+    let flow =
+        flows::find(&mut *db.conn()?, flow_id, &browser.binding, now)?.ok_or_else(expired)?;
+    let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
+    let client = service::clients::get(db, None, &flow.client_id).map_err(|_| expired())?;
+    Ok((flow, req, client))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    db: &Db,
+    settings: &Settings,
+    client: &Client,
+    req: AuthorizationRequest,
+    user: Option<SessionUser>,
+    fresh_login: bool,
+    flow: Option<String>,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let issuer = &settings.issuer;
+    let must_sign_in = match &user {
+        None => true,
+        Some(u) => {
+            !fresh_login
+                && (req.has_prompt(Prompt::Login)
+                    || req.has_prompt(Prompt::SelectAccount)
+                    || req.max_age.is_some_and(|max| now - u.auth_time > max))
+        }
+    };
+    if must_sign_in {
+        if req.has_prompt(Prompt::None) {
+            return finish(
+                db,
+                flow,
+                redirect_error(
+                    &req,
+                    ErrorCode::LoginRequired,
+                    "the user is not signed in",
+                    issuer,
+                ),
+            );
+        }
+        let flow = match flow {
+            Some(id) => id,
+            None => new_flow(db, &req, browser, now)?,
+        };
+        return Ok(Outcome::Login { flow });
+    }
+    let Some(user) = user else {
+        return Ok(Outcome::Render(OAuthError::invalid_request("no user")));
+    };
+
+    let requested = req.scope_set();
+    let grant = grants::find(&mut *db.conn()?, &user.id, &client.id)?;
+    let remembered = grant
+        .as_ref()
+        .filter(|g| g.remember)
+        .and_then(|g| ScopeSet::parse(&g.scope).ok())
+        .is_some_and(|granted| requested.is_subset(&granted));
+    let needs_consent = !client.skip_consent && (!remembered || req.has_prompt(Prompt::Consent));
+    if needs_consent {
+        if req.has_prompt(Prompt::None) {
+            return finish(
+                db,
+                flow,
+                redirect_error(
+                    &req,
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented to these scopes",
+                    issuer,
+                ),
+            );
+        }
+        let flow = match flow {
+            Some(id) => id,
+            None => new_flow(db, &req, browser, now)?,
+        };
+        if fresh_login {
+            // Keep the sign-in with the flow so that consent needs no second one.
+            flows::set_user(&mut *db.conn()?, &flow, &user.id, user.auth_time)?;
+        }
+        return Ok(Outcome::Consent { flow });
+    }
+    let code = issue_code(db, settings, client, &req, &user, false, now)?;
+    finish(
+        db,
+        flow,
+        Outcome::Respond(ClientResponse::code(&req, code, issuer)),
+    )
+}
+
+fn finish(db: &Db, flow: Option<String>, outcome: Outcome) -> Result<Outcome> {
+    if let Some(id) = flow {
+        flows::delete(&mut *db.conn()?, &id)?;
+    }
+    Ok(outcome)
+}
+
+fn new_flow(
+    db: &Db,
+    req: &AuthorizationRequest,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<String> {
+    let row = FlowRow {
+        id: secret::random_string(24),
+        session_binding: browser.binding.clone(),
+        client_id: req.client_id.clone(),
+        request: serde_json::to_string(req).map_err(Error::internal)?,
+        user_id: None,
+        auth_time: None,
+        created_at: now,
+        expires_at: now + FLOW_TTL,
+    };
+    flows::insert(&mut *db.conn()?, &row)?;
+    Ok(row.id)
+}
+
+/// Records the grant and issues a single-use code bound to the request's redirect URI,
+/// nonce and PKCE challenge.
+fn issue_code(
+    db: &Db,
+    settings: &Settings,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &SessionUser,
+    remember: bool,
+    now: Timestamp,
+) -> Result<String> {
+    let code = secret::new_token(CODE_PREFIX);
+    let hash = secret::token_hash(&code);
+    write(&mut *db.conn()?, |conn| {
+        let existing = grants::find(conn, &user.id, &client.id)?;
+        let scope = match &existing {
+            Some(g) => union(&g.scope, &req.scope),
+            None => req.scope.clone(),
+        };
+        let grant_id = grants::upsert(
+            conn,
+            &user.id,
+            &client.id,
+            &scope,
+            remember,
+            user.auth_time,
+            now,
+        )?;
+        codes::insert(
+            conn,
+            &CodeRow {
+                hash: hash.clone(),
+                client_id: client.id.clone(),
+                user_id: user.id.clone(),
+                grant_id,
+                family_id: uuid::Uuid::new_v4().to_string(),
+                redirect_uri: req.redirect_uri.clone(),
+                scope: req.scope.clone(),
+                nonce: req.nonce.clone(),
+                code_challenge: req.code_challenge.clone(),
+                auth_time: user.auth_time,
+                created_at: now,
+                expires_at: now + settings.auth_code_ttl.as_secs() as i64,
+                used_at: None,
+            },
+        )
+    })?;
+    Ok(code)
+}
+
+fn union(a: &str, b: &str) -> String {
+    let joined = format!("{a} {b}");
+    ScopeSet::parse(&joined)
+        .map(|s| s.to_string())
+        .unwrap_or(joined)
+}
+
+/// What the consent page shows.
+pub struct ConsentRequest {
+    pub flow: String,
+    pub client: Client,
+    pub scope: ScopeSet,
+    pub user_id: String,
+}
+
+/// Loads a flow waiting for consent. `None` user means the browser must sign in first.
+pub fn consent_request(
+    db: &Db,
+    flow_id: &str,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<Option<ConsentRequest>> {
+    let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
+    let user_id = flow
+        .user_id
+        .clone()
+        .or_else(|| browser.user.as_ref().map(|u| u.id.clone()));
+    Ok(user_id.map(|user_id| ConsentRequest {
+        flow: flow.id,
+        client,
+        scope: req.scope_set(),
+        user_id,
+    }))
+}
+
+/// The user's answer on the consent page.
+pub fn answer_consent(
+    db: &Db,
+    settings: &Settings,
+    flow_id: &str,
+    browser: &Browser,
+    allow: bool,
+    remember: bool,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
+    let user = match (&flow.user_id, flow.auth_time, &browser.user) {
+        (Some(id), Some(auth_time), _) => SessionUser {
+            id: id.clone(),
+            auth_time,
+        },
+        (_, _, Some(u)) => u.clone(),
+        _ => return Ok(Outcome::Login { flow: flow.id }),
+    };
+    // Deleting the flow first makes the answer single-use, even under double submits.
+    if !flows::delete(&mut *db.conn()?, &flow.id)? {
+        return Err(Error::InvalidRequest(
+            "this request was already answered".into(),
+        ));
+    }
+    if !allow {
+        return Ok(redirect_error(
+            &req,
+            ErrorCode::AccessDenied,
+            "the user denied the request",
+            &settings.issuer,
+        ));
+    }
+    let code = issue_code(db, settings, &client, &req, &user, remember, now)?;
+    Ok(Outcome::Respond(ClientResponse::code(
+        &req,
+        code,
+        &settings.issuer,
+    )))
+}
+
+/// What `/oauth2/code` hands a first-party app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShortcutKind {
+    Code,
+    Token,
+}
+
+/// The first-party shortcut: a code or token for the signed-in user, only when the user
+/// already granted these scopes to the client (or it is a first-party client).
+pub fn shortcut(
+    issuer: &service::issue::Issuer<'_>,
+    client_id: &str,
+    scope: Option<&str>,
+    kind: ShortcutKind,
+    user: &SessionUser,
+    now: Timestamp,
+) -> Result<String> {
+    let db = issuer.db;
+    let client = service::clients::get(db, None, client_id)
+        .map_err(|_| Error::OAuth(OAuthError::invalid_request("the client is not registered")))?;
+    let scope = ScopeSet::parse(scope.unwrap_or(""))
+        .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
+    let missing: Vec<&str> = scope.missing_from(&client.scope).collect();
+    if !missing.is_empty() {
+        return Err(Error::OAuth(OAuthError::invalid_scope(format!(
+            "the client may not request: {}",
+            missing.join(" ")
+        ))));
+    }
+    let granted = grants::find(&mut *db.conn()?, &user.id, &client.id)?
+        .filter(|g| g.remember)
+        .and_then(|g| ScopeSet::parse(&g.scope).ok())
+        .is_some_and(|g| scope.is_subset(&g));
+    if !granted && !client.skip_consent {
+        return Err(Error::OAuth(OAuthError::new(
+            ErrorCode::ConsentRequired,
+            "the user has not granted these scopes to this client",
+        )));
+    }
+    match kind {
+        ShortcutKind::Token => Ok(issuer
+            .for_session_user(&client, &user.id, &scope, user.auth_time, now)?
+            .access_token),
+        ShortcutKind::Code => {
+            let redirect_uri = client.redirect_uris.first().cloned().unwrap_or_default();
+            let req = AuthorizationRequest {
+                client_id: client.id.clone(),
+                redirect_uri,
+                response_mode: ResponseMode::Query,
+                scope: scope.to_string(),
+                state: None,
+                nonce: None,
+                code_challenge: None,
+                prompt: Vec::new(),
+                max_age: None,
+                login_hint: None,
+                id_token_hint: None,
+            };
+            issue_code(db, issuer.settings, &client, &req, user, false, now)
+        }
+    }
+}

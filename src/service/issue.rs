@@ -1,0 +1,502 @@
+//! The user grants of the token endpoint: authorization code (RFC 6749 §4.1.3, RFC 7636
+//! §4.6), refresh with rotation (RFC 9700 §4.14.2) and resource owner password (§4.3).
+
+use std::time::Duration;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use super::keys::Signer;
+use super::tokens::{authenticate_client, TokenResponse};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::protocol::claims::{self, AccessTokenJwt, IdTokenInput, UserClaims};
+use crate::protocol::client::{Client, GrantType, TokenFormat};
+use crate::protocol::credentials::ClientCredentials;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::pkce;
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
+use crate::protocol::time::Timestamp;
+use crate::storage::tokens::{self as store, NewToken, ACCESS, REFRESH};
+use crate::storage::users::{self, UserRecord};
+use crate::storage::{codes, grants, write, Db, DbConnection};
+
+/// A refresh token redeemed again within this window (parallel tabs, a retried request)
+/// gets the same successor instead of tripping reuse detection.
+pub const REFRESH_GRACE_SECS: i64 = 30;
+
+/// What the token endpoint needs besides the request.
+pub struct Issuer<'a> {
+    pub db: &'a Db,
+    pub settings: &'a Settings,
+    pub signer: &'a Signer,
+}
+
+fn invalid_grant(description: &'static str) -> Error {
+    Error::oauth(ErrorCode::InvalidGrant, description)
+}
+
+/// Everything a set of tokens is issued for.
+struct Issue<'a> {
+    client: &'a Client,
+    user: &'a UserRecord,
+    scope: &'a ScopeSet,
+    grant_id: &'a str,
+    family_id: &'a str,
+    auth_time: Timestamp,
+    nonce: Option<&'a str>,
+    refresh: bool,
+}
+
+impl Issuer<'_> {
+    fn ttl(d: Duration) -> i64 {
+        d.as_secs() as i64
+    }
+
+    /// Creates the tokens in `conn` (the caller's transaction) and returns the response.
+    fn issue(
+        &self,
+        conn: &mut DbConnection,
+        what: &Issue<'_>,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        let s = self.settings;
+        let scope_text = what.scope.to_string();
+        let access_ttl = Self::ttl(s.access_token_ttl);
+        let needs_key =
+            what.client.access_token_format == TokenFormat::Jwt || what.scope.contains("openid");
+        let key = if needs_key {
+            Some(self.signer.current(self.db)?)
+        } else {
+            None
+        };
+        let access_token = match (&key, what.client.access_token_format) {
+            (Some(key), TokenFormat::Jwt) => claims::access_token_jwt(
+                key,
+                &AccessTokenJwt {
+                    issuer: &s.issuer,
+                    client_id: &what.client.id,
+                    subject: &what.user.id,
+                    scope: &scope_text,
+                    now,
+                    ttl_secs: access_ttl,
+                    auth_time: Some(what.auth_time),
+                },
+            )
+            .map_err(Error::internal_msg)?,
+            _ => secret::new_token(ACCESS_TOKEN_PREFIX),
+        };
+        let access_hash = secret::token_hash(&access_token);
+        store::insert(
+            conn,
+            &NewToken {
+                hash: &access_hash,
+                kind: ACCESS,
+                client_id: &what.client.id,
+                user_id: Some(&what.user.id),
+                grant_id: Some(what.grant_id),
+                family_id: Some(what.family_id),
+                scope: &scope_text,
+                issued_at: now,
+                expires_at: now + access_ttl,
+                auth_time: Some(what.auth_time),
+            },
+        )?;
+        let refresh_token = if what.refresh {
+            let token = secret::new_token(REFRESH_TOKEN_PREFIX);
+            store::insert(
+                conn,
+                &NewToken {
+                    hash: &secret::token_hash(&token),
+                    kind: REFRESH,
+                    client_id: &what.client.id,
+                    user_id: Some(&what.user.id),
+                    grant_id: Some(what.grant_id),
+                    family_id: Some(what.family_id),
+                    scope: &scope_text,
+                    issued_at: now,
+                    expires_at: now + Self::ttl(s.refresh_token_ttl),
+                    auth_time: Some(what.auth_time),
+                },
+            )?;
+            Some(token)
+        } else {
+            None
+        };
+        let id_token = match &key {
+            Some(key) if what.scope.contains("openid") => Some(
+                claims::id_token(
+                    key,
+                    &IdTokenInput {
+                        issuer: &s.issuer,
+                        client_id: &what.client.id,
+                        user: &user_claims(what.user),
+                        scope: what.scope,
+                        nonce: what.nonce,
+                        auth_time: what.auth_time,
+                        now,
+                        ttl_secs: Self::ttl(s.id_token_ttl),
+                        access_token: Some(&access_token),
+                    },
+                )
+                .map_err(Error::internal_msg)?,
+            ),
+            _ => None,
+        };
+        grants::touch(conn, what.grant_id, now)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: access_ttl as u64,
+            scope: scope_text,
+            refresh_token,
+            id_token,
+        })
+    }
+
+    /// Exchanges an authorization code. A second use of a code fails and revokes what the
+    /// first exchange issued (RFC 6749 §4.1.2).
+    pub fn authorization_code(
+        &self,
+        credentials: &ClientCredentials,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        let client = authenticate_client(self.db, credentials)?;
+        if !client.allows_grant(GrantType::AuthorizationCode) {
+            return Err(Error::oauth(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use the authorization_code grant",
+            ));
+        }
+        let hash = secret::token_hash(code);
+        // The outer result fails (and rolls back) on errors; the inner one is a refusal
+        // whose side effects (revoking a replayed code's tokens) must be committed.
+        write(&mut *self.db.conn()?, |conn| {
+            let row =
+                codes::find(conn, &hash)?.ok_or_else(|| invalid_grant("the code is invalid"))?;
+            if row.client_id != client.id {
+                return Err(invalid_grant("the code was issued to another client"));
+            }
+            if row.used_at.is_some() {
+                store::revoke_family(conn, &row.family_id, now)?;
+                return Ok(Err(invalid_grant(
+                    "the code was already used; tokens issued for it are revoked",
+                )));
+            }
+            if row.expires_at <= now {
+                return Err(invalid_grant("the code has expired"));
+            }
+            if redirect_uri.is_some_and(|uri| uri != row.redirect_uri) {
+                return Err(invalid_grant(
+                    "redirect_uri differs from the authorization request",
+                ));
+            }
+            match (&row.code_challenge, code_verifier) {
+                (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
+                (Some(_), Some(_)) => {
+                    return Err(invalid_grant(
+                        "code_verifier does not match the code_challenge",
+                    ))
+                }
+                (Some(_), None) => {
+                    return Err(Error::OAuth(OAuthError::invalid_request(
+                        "code_verifier is required",
+                    )))
+                }
+                (None, Some(_)) => {
+                    return Err(invalid_grant(
+                        "code_verifier given but the request had no code_challenge",
+                    ))
+                }
+                (None, None) => {}
+            }
+            if !codes::consume(conn, &hash, now)? {
+                return Err(invalid_grant("the code was already used"));
+            }
+            let user = users::find_by_id(conn, &row.user_id)?
+                .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+            let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
+            let refresh =
+                scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
+            self.issue(
+                conn,
+                &Issue {
+                    client: &client,
+                    user: &user,
+                    scope: &scope,
+                    grant_id: &row.grant_id,
+                    family_id: &row.family_id,
+                    auth_time: row.auth_time,
+                    nonce: row.nonce.as_deref(),
+                    refresh,
+                },
+                now,
+            )
+            .map(Ok)
+        })?
+    }
+
+    /// Redeems a refresh token for a new pair. The old token is spent; presenting it again
+    /// after the grace window revokes the whole family.
+    pub fn refresh(
+        &self,
+        credentials: &ClientCredentials,
+        refresh_token: &str,
+        requested_scope: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        let client = authenticate_client(self.db, credentials)?;
+        if !client.allows_grant(GrantType::RefreshToken) {
+            return Err(Error::oauth(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use the refresh_token grant",
+            ));
+        }
+        let hash = secret::token_hash(refresh_token);
+        // A concurrent redemption can win the race between our read and our update; the
+        // second attempt then finds the successor it stored.
+        for _ in 0..3 {
+            let attempt = write(&mut *self.db.conn()?, |conn| {
+                let record = store::find(conn, &hash)?
+                    .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
+                let t = &record.token;
+                if t.kind != REFRESH || t.client_id != client.id {
+                    return Err(invalid_grant("the refresh token is invalid"));
+                }
+                if t.revoked_at.is_some() || t.expires_at <= now {
+                    return Err(invalid_grant("the refresh token is expired or revoked"));
+                }
+                if let Some(rotated_at) = t.rotated_at {
+                    if now - rotated_at <= REFRESH_GRACE_SECS {
+                        if let Some(response) = t
+                            .successor
+                            .as_deref()
+                            .and_then(|s| open_successor(refresh_token, s))
+                        {
+                            return Ok(Ok(response));
+                        }
+                    }
+                    if let Some(family) = &t.family_id {
+                        store::revoke_family(conn, family, now)?;
+                    }
+                    return Ok(Err(invalid_grant(
+                        "the refresh token was already used; its family is revoked",
+                    )));
+                }
+                let granted = ScopeSet::parse(&t.scope).map_err(Error::internal_msg)?;
+                let scope = match requested_scope {
+                    None => granted.clone(),
+                    Some(text) => {
+                        let requested = ScopeSet::parse(text)
+                            .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
+                        if !requested.is_subset(&granted) {
+                            return Err(Error::OAuth(OAuthError::invalid_scope(
+                                "a refresh may only narrow the scope",
+                            )));
+                        }
+                        requested
+                    }
+                };
+                let user_id = t
+                    .user_id
+                    .clone()
+                    .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
+                let user = users::find_by_id(conn, &user_id)?
+                    .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+                let family = t
+                    .family_id
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+                let grant_id = t.grant_id.clone().unwrap_or_default();
+                let response = self.issue(
+                    conn,
+                    &Issue {
+                        client: &client,
+                        user: &user,
+                        scope: &scope,
+                        grant_id: &grant_id,
+                        family_id: &family,
+                        auth_time: t.auth_time.unwrap_or(t.issued_at),
+                        nonce: None,
+                        // The refresh keeps the original grant's offline access.
+                        refresh: true,
+                    },
+                    now,
+                )?;
+                let sealed = seal_successor(refresh_token, &response)?;
+                if store::mark_rotated(conn, &hash, &sealed, now)? {
+                    Ok(Ok(response))
+                } else {
+                    Err(Error::Conflict("lost the rotation race".into()))
+                }
+            });
+            match attempt {
+                Ok(outcome) => return outcome,
+                Err(Error::Conflict(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(invalid_grant("the refresh token could not be redeemed"))
+    }
+
+    /// The resource owner password grant, for clients that explicitly list it.
+    pub fn password(
+        &self,
+        credentials: &ClientCredentials,
+        username: &str,
+        password: &str,
+        requested_scope: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        let client = authenticate_client(self.db, credentials)?;
+        if !client.allows_grant(GrantType::Password) {
+            return Err(Error::oauth(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use the password grant",
+            ));
+        }
+        let scope = match requested_scope {
+            None => client.scope.clone(),
+            Some(text) => {
+                let requested = ScopeSet::parse(text)
+                    .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
+                let missing: Vec<&str> = requested.missing_from(&client.scope).collect();
+                if !missing.is_empty() {
+                    return Err(Error::OAuth(OAuthError::invalid_scope(format!(
+                        "the client may not request: {}",
+                        missing.join(" ")
+                    ))));
+                }
+                requested
+            }
+        };
+        let user = super::users::authenticate(self.db, username, password)?
+            .ok_or_else(|| invalid_grant("the username or password is wrong"))?;
+        let refresh =
+            scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
+        write(&mut *self.db.conn()?, |conn| {
+            let grant_id = grants::upsert(
+                conn,
+                &user.id,
+                &client.id,
+                &scope.to_string(),
+                false,
+                now,
+                now,
+            )?;
+            self.issue(
+                conn,
+                &Issue {
+                    client: &client,
+                    user: &user,
+                    scope: &scope,
+                    grant_id: &grant_id,
+                    family_id: &uuid::Uuid::new_v4().to_string(),
+                    auth_time: now,
+                    nonce: None,
+                    refresh,
+                },
+                now,
+            )
+        })
+    }
+}
+
+pub fn user_claims(user: &UserRecord) -> UserClaims {
+    UserClaims {
+        sub: user.id.clone(),
+        username: user.username.clone(),
+        name: user.name.clone(),
+        email: user.email.clone(),
+        phone_number: user.phone_number.clone(),
+        address: user.address.clone(),
+        updated_at: user.updated_at,
+    }
+}
+
+/// The successor of a rotated refresh token is kept encrypted under a key derived from
+/// the rotated token itself: only someone presenting that token can read it, and the
+/// database alone reveals nothing.
+fn successor_cipher(refresh_token: &str) -> Aes256Gcm {
+    let key = Sha256::new()
+        .chain_update(b"portcullis refresh successor v1\0")
+        .chain_update(refresh_token.as_bytes())
+        .finalize();
+    Aes256Gcm::new(&key)
+}
+
+fn seal_successor(refresh_token: &str, response: &TokenResponse) -> Result<String> {
+    let mut nonce = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let plaintext = serde_json::to_vec(response).map_err(Error::internal)?;
+    let ciphertext = successor_cipher(refresh_token)
+        .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
+        .map_err(|_| Error::internal_msg("sealing the refresh successor failed".into()))?;
+    let mut out = nonce.to_vec();
+    out.extend(ciphertext);
+    Ok(STANDARD.encode(out))
+}
+
+fn open_successor(refresh_token: &str, sealed: &str) -> Option<TokenResponse> {
+    let bytes = STANDARD.decode(sealed).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(12);
+    let plaintext = successor_cipher(refresh_token)
+        .decrypt(Nonce::from_slice(nonce), ciphertext)
+        .ok()?;
+    serde_json::from_slice(&plaintext).ok()
+}
+
+impl Issuer<'_> {
+    /// An access token for a signed-in user of a first-party app (`/oauth2/code`).
+    pub fn for_session_user(
+        &self,
+        client: &Client,
+        user_id: &str,
+        scope: &ScopeSet,
+        auth_time: Timestamp,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        write(&mut *self.db.conn()?, |conn| {
+            let user = users::find_by_id(conn, user_id)?
+                .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+            let grant = grants::find(conn, user_id, &client.id)?;
+            let grant_id = match grant {
+                Some(g) => g.id,
+                None => grants::upsert(
+                    conn,
+                    user_id,
+                    &client.id,
+                    &scope.to_string(),
+                    false,
+                    auth_time,
+                    now,
+                )?,
+            };
+            self.issue(
+                conn,
+                &Issue {
+                    client,
+                    user: &user,
+                    scope,
+                    grant_id: &grant_id,
+                    family_id: &uuid::Uuid::new_v4().to_string(),
+                    auth_time,
+                    nonce: None,
+                    refresh: false,
+                },
+                now,
+            )
+        })
+    }
+}

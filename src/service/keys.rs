@@ -1,0 +1,201 @@
+//! The signing key ring: creating, rotating, publishing and caching keys.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet};
+use openidconnect::{JsonWebKey, PrivateSigningKey};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::protocol::keys::{self, Algorithm, SigningKey};
+use crate::protocol::time::{to_rfc3339, Timestamp};
+use crate::storage::keys::{self as store, KeyRow};
+use crate::storage::Db;
+
+/// How long a node keeps using the signing key it loaded before looking again. A
+/// rotation on another node is picked up within this bound; the key it promotes was
+/// already published as `next`, so relying parties can verify either way.
+pub const SIGNER_CACHE: Duration = Duration::from_secs(5);
+
+fn new_row(alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRow> {
+    Ok(KeyRow {
+        kid: keys::new_kid(),
+        alg: alg.as_str().to_owned(),
+        private_key: keys::generate(alg).map_err(Error::internal_msg)?,
+        state: state.to_owned(),
+        created_at: now,
+        activated_at: None,
+        retired_at: None,
+    })
+}
+
+/// Creates the current and next keys if the database has none (first start).
+pub fn ensure(db: &Db, now: Timestamp) -> Result<()> {
+    store::ensure(&mut *db.conn()?, now, &|state| {
+        new_row(Algorithm::Rs256, state, now)
+    })
+}
+
+/// next → current, current → retired, and a new next key of `alg` (default: the
+/// algorithm of the key being promoted).
+pub fn rotate(db: &Db, alg: Option<Algorithm>, now: Timestamp) -> Result<()> {
+    let mut conn = db.conn()?;
+    let existing = store::all(&mut conn)?;
+    let alg = alg
+        .or_else(|| {
+            existing
+                .iter()
+                .find(|k| k.state == "next")
+                .and_then(|k| Algorithm::parse(&k.alg))
+        })
+        .unwrap_or(Algorithm::Rs256);
+    store::rotate(&mut conn, now, &|state| new_row(alg, state, now))
+}
+
+/// A key as `keys list` shows it: never the private part.
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub kid: String,
+    pub alg: String,
+    pub state: String,
+    pub created_at: String,
+    pub activated_at: Option<String>,
+    pub retired_at: Option<String>,
+}
+
+pub fn list(db: &Db) -> Result<Vec<KeyView>> {
+    Ok(store::all(&mut *db.conn()?)?
+        .into_iter()
+        .map(|k| KeyView {
+            kid: k.kid,
+            alg: k.alg,
+            state: k.state,
+            created_at: to_rfc3339(k.created_at),
+            activated_at: k.activated_at.map(to_rfc3339),
+            retired_at: k.retired_at.map(to_rfc3339),
+        })
+        .collect())
+}
+
+fn load(row: &KeyRow) -> Result<SigningKey> {
+    let alg = Algorithm::parse(&row.alg)
+        .ok_or_else(|| Error::internal_msg(format!("key {} has an unknown alg", row.kid)))?;
+    SigningKey::load(&row.kid, alg, &row.private_key).map_err(Error::internal_msg)
+}
+
+/// The JWKS: next, current and recently retired keys. `max_token_ttl` is the longest
+/// lifetime of anything signed, so that no valid token's key disappears.
+pub fn jwks(db: &Db, max_token_ttl: Duration, now: Timestamp) -> Result<CoreJsonWebKeySet> {
+    let rows = store::published(&mut *db.conn()?, now - max_token_ttl.as_secs() as i64)?;
+    let keys: Vec<CoreJsonWebKey> = rows
+        .iter()
+        .map(load)
+        .collect::<Result<Vec<_>>>()?
+        .iter()
+        .map(|k| k.as_verification_key())
+        .collect();
+    Ok(CoreJsonWebKeySet::new(keys))
+}
+
+/// Algorithms of the keys currently published.
+pub fn algorithms(db: &Db, max_token_ttl: Duration, now: Timestamp) -> Result<Vec<String>> {
+    let mut algs: Vec<String> =
+        store::published(&mut *db.conn()?, now - max_token_ttl.as_secs() as i64)?
+            .into_iter()
+            .map(|k| k.alg)
+            .collect();
+    algs.sort();
+    algs.dedup();
+    Ok(algs)
+}
+
+/// Verifies a compact JWS signed by one of the published keys and returns its payload.
+/// Expiry is not checked: callers decide what an old token may still prove.
+pub fn verify_own_jwt(
+    db: &Db,
+    token: &str,
+    max_token_ttl: Duration,
+    now: Timestamp,
+) -> Result<Option<serde_json::Value>> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Ok(None);
+    };
+    let Some(header) = b64
+        .decode(header)
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+    else {
+        return Ok(None);
+    };
+    let (Some(kid), Some(alg)) = (
+        header["kid"].as_str(),
+        header["alg"].as_str().and_then(Algorithm::parse),
+    ) else {
+        return Ok(None);
+    };
+    let Ok(signature) = b64.decode(signature) else {
+        return Ok(None);
+    };
+    let rows = store::published(&mut *db.conn()?, now - max_token_ttl.as_secs() as i64)?;
+    let Some(row) = rows.iter().find(|r| r.kid == kid && r.alg == alg.as_str()) else {
+        return Ok(None);
+    };
+    let key = load(row)?.as_verification_key();
+    let input = &token[..header_len(token)];
+    if key
+        .verify_signature(&alg.jws(), input.as_bytes(), &signature)
+        .is_err()
+    {
+        return Ok(None);
+    }
+    Ok(b64
+        .decode(payload)
+        .ok()
+        .and_then(|p| serde_json::from_slice(&p).ok()))
+}
+
+/// Length of `header.payload`, the signed part of a compact JWS.
+fn header_len(token: &str) -> usize {
+    token.rfind('.').unwrap_or(0)
+}
+
+/// The key that signs now, reloaded from the database at most every [`SIGNER_CACHE`].
+pub struct Signer {
+    cached: RwLock<Option<(Instant, Arc<SigningKey>)>>,
+}
+
+impl Default for Signer {
+    fn default() -> Self {
+        Self {
+            cached: RwLock::new(None),
+        }
+    }
+}
+
+impl Signer {
+    pub fn current(&self, db: &Db) -> Result<Arc<SigningKey>> {
+        if let Ok(guard) = self.cached.read() {
+            if let Some((at, key)) = guard.as_ref() {
+                if at.elapsed() < SIGNER_CACHE {
+                    return Ok(key.clone());
+                }
+            }
+        }
+        let rows = store::all(&mut *db.conn()?)?;
+        let row = rows
+            .iter()
+            .find(|k| k.state == "current")
+            .ok_or_else(|| Error::internal_msg("there is no current signing key".into()))?;
+        let key = Arc::new(load(row)?);
+        if let Ok(mut guard) = self.cached.write() {
+            *guard = Some((Instant::now(), key.clone()));
+        }
+        Ok(key)
+    }
+}

@@ -1,0 +1,80 @@
+//! Authorization requests waiting for the user to sign in or consent.
+
+use diesel::prelude::*;
+
+use super::schema::auth_flows;
+use super::DbConnection;
+use crate::error::Result;
+use crate::protocol::time::Timestamp;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_flows)]
+pub struct FlowRow {
+    pub id: String,
+    pub session_binding: String,
+    pub client_id: String,
+    pub request: String,
+    pub user_id: Option<String>,
+    pub auth_time: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
+    diesel::insert_into(auth_flows::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A live flow started by the browser session with this binding.
+pub fn find(
+    conn: &mut DbConnection,
+    id: &str,
+    binding: &str,
+    now: Timestamp,
+) -> Result<Option<FlowRow>> {
+    Ok(auth_flows::table
+        .find(id)
+        .filter(auth_flows::session_binding.eq(binding))
+        .filter(auth_flows::expires_at.gt(now))
+        .select(FlowRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn set_user(
+    conn: &mut DbConnection,
+    id: &str,
+    user_id: &str,
+    auth_time: Timestamp,
+) -> Result<()> {
+    diesel::update(auth_flows::table.find(id))
+        .set((
+            auth_flows::user_id.eq(user_id),
+            auth_flows::auth_time.eq(auth_time),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes a finished flow. Returns false if it was already gone (a replayed answer).
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
+    Ok(diesel::delete(auth_flows::table.find(id)).execute(conn)? > 0)
+}
+
+pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> Result<usize> {
+    Ok(diesel::delete(auth_flows::table.filter(auth_flows::expires_at.lt(now))).execute(conn)?)
+}
+
+/// Moves a flow to the session that signed in (the session id changes at sign-in).
+pub fn rebind(conn: &mut DbConnection, id: &str, old: &str, new: &str) -> Result<bool> {
+    Ok(diesel::update(
+        auth_flows::table
+            .find(id)
+            .filter(auth_flows::session_binding.eq(old)),
+    )
+    .set(auth_flows::session_binding.eq(new))
+    .execute(conn)?
+        == 1)
+}

@@ -1,0 +1,121 @@
+//! Signing keys.
+
+use diesel::prelude::*;
+
+use super::schema::signing_keys;
+use super::{write, DbConnection};
+use crate::error::Result;
+use crate::protocol::time::Timestamp;
+
+#[derive(Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_key: String,
+    pub state: String,
+    pub created_at: i64,
+    pub activated_at: Option<i64>,
+    pub retired_at: Option<i64>,
+}
+
+/// Never prints the private key.
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRow")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every key still worth publishing: not retired, or retired after `retired_after`.
+pub fn published(conn: &mut DbConnection, retired_after: Timestamp) -> Result<Vec<KeyRow>> {
+    Ok(signing_keys::table
+        .filter(
+            signing_keys::retired_at
+                .is_null()
+                .or(signing_keys::retired_at.gt(retired_after)),
+        )
+        .order(signing_keys::created_at.desc())
+        .select(KeyRow::as_select())
+        .load(conn)?)
+}
+
+pub fn all(conn: &mut DbConnection) -> Result<Vec<KeyRow>> {
+    Ok(signing_keys::table
+        .order(signing_keys::created_at.desc())
+        .select(KeyRow::as_select())
+        .load(conn)?)
+}
+
+pub fn insert(conn: &mut DbConnection, row: &KeyRow) -> Result<()> {
+    diesel::insert_into(signing_keys::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Makes sure there is a current and a next key, creating what is missing with `make`.
+/// Runs in one write transaction so that nodes starting together agree.
+pub fn ensure(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    make: &dyn Fn(&str) -> Result<KeyRow>,
+) -> Result<()> {
+    write(conn, |conn| {
+        for state in ["current", "next"] {
+            let exists = signing_keys::table
+                .filter(signing_keys::state.eq(state))
+                .count()
+                .get_result::<i64>(conn)?
+                > 0;
+            if !exists {
+                let mut row = make(state)?;
+                row.activated_at = (state == "current").then_some(now);
+                insert(conn, &row)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// next → current → retired, and a new next from `make`.
+pub fn rotate(
+    conn: &mut DbConnection,
+    now: Timestamp,
+    make: &dyn Fn(&str) -> Result<KeyRow>,
+) -> Result<()> {
+    write(conn, |conn| {
+        diesel::update(signing_keys::table.filter(signing_keys::state.eq("current")))
+            .set((
+                signing_keys::state.eq("retired"),
+                signing_keys::retired_at.eq(now),
+            ))
+            .execute(conn)?;
+        let promoted = diesel::update(signing_keys::table.filter(signing_keys::state.eq("next")))
+            .set((
+                signing_keys::state.eq("current"),
+                signing_keys::activated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if promoted == 0 {
+            let mut row = make("current")?;
+            row.activated_at = Some(now);
+            insert(conn, &row)?;
+        }
+        insert(conn, &make("next")?)?;
+        Ok(())
+    })
+}
+
+/// Deletes retired keys that no longer need publishing.
+pub fn purge_retired(conn: &mut DbConnection, retired_before: Timestamp) -> Result<usize> {
+    Ok(diesel::delete(
+        signing_keys::table
+            .filter(signing_keys::state.eq("retired"))
+            .filter(signing_keys::retired_at.lt(retired_before)),
+    )
+    .execute(conn)?)
+}
