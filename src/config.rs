@@ -18,6 +18,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("auth_code_ttl", "60s"),
     ("id_token_ttl", "1h"),
     ("session_ttl", "24h"),
+    ("refresh_grace", "30s"),
     ("workers", "0"),
     ("db_pool_size", "0"),
 ];
@@ -35,6 +36,9 @@ pub struct Settings {
     pub auth_code_ttl: Duration,
     pub id_token_ttl: Duration,
     pub session_ttl: Duration,
+    /// A rotated refresh token presented again within this window returns the same
+    /// successor (parallel tabs, retries); after it, reuse revokes the whole family.
+    pub refresh_grace: Duration,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Database connections per process; 0 picks a size for the backend.
@@ -186,6 +190,15 @@ impl Settings {
             auth_code_ttl: duration("auth_code_ttl")?,
             id_token_ttl: duration("id_token_ttl")?,
             session_ttl: duration("session_ttl")?,
+            refresh_grace: humantime::parse_duration(get("refresh_grace").0).map_err(|e| {
+                fail(
+                    "refresh_grace",
+                    format!(
+                        "{:?} is not a duration like 30s: {e}",
+                        get("refresh_grace").0
+                    ),
+                )
+            })?,
             workers: number("workers")? as usize,
             db_pool_size: number("db_pool_size")?,
         })

@@ -48,6 +48,23 @@ enum Command {
     /// Manage issued tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// Manage the keys that sign ID tokens and JWT access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys (never their private parts).
+    List,
+    /// Promote the next key to current, retire the current one, and publish a new next
+    /// key. Relying parties already have the promoted key from the JWKS.
+    Rotate {
+        /// Algorithm of the new next key: RS256 (default: that of the key being
+        /// promoted), ES256 or EdDSA.
+        #[arg(long, value_name = "ALG")]
+        alg: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +96,7 @@ pub fn run() -> ExitCode {
                 Command::Users(c) => users::run(&db, c),
                 Command::Clients(c) => clients::run(&db, c),
                 Command::Tokens(TokensCommand::Flush { before }) => flush(&db, before.as_deref()),
+                Command::Keys(c) => keys(&db, c),
                 Command::Serve | Command::Migrate => Ok(()),
             })
         }
@@ -144,6 +162,29 @@ fn flush(db: &Db, before: Option<&str>) -> Result<(), Error> {
     };
     let deleted = service::tokens::flush(db, before)?;
     print_json(&serde_json::json!({ "deleted": deleted }))
+}
+
+fn keys(db: &Db, command: KeysCommand) -> Result<(), Error> {
+    use crate::protocol::keys::Algorithm;
+    use crate::service::keys;
+    match command {
+        KeysCommand::List => {
+            keys::ensure(db, time::now())?;
+            print_json(&keys::list(db)?)
+        }
+        KeysCommand::Rotate { alg } => {
+            let alg = alg
+                .map(|a| {
+                    Algorithm::parse(&a).ok_or_else(|| {
+                        Error::InvalidRequest(format!("--alg {a:?} is not RS256, ES256 or EdDSA"))
+                    })
+                })
+                .transpose()?;
+            keys::ensure(db, time::now())?;
+            keys::rotate(db, alg, time::now())?;
+            print_json(&keys::list(db)?)
+        }
+    }
 }
 
 fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), Error> {

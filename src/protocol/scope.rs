@@ -93,32 +93,6 @@ impl<'a> FromIterator<&'a str> for ScopeSet {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parsing_collapses_repeats_and_extra_spaces() {
-        let s = ScopeSet::parse("  b a  b ").unwrap();
-        assert_eq!(s.to_string(), "a b");
-    }
-
-    #[test]
-    fn quotes_and_backslashes_are_not_scope_characters() {
-        assert!(ScopeSet::parse("a\"b").is_err());
-        assert!(ScopeSet::parse("a\\b").is_err());
-        assert!(ScopeSet::parse("a\tb").is_err());
-    }
-
-    #[test]
-    fn missing_lists_what_is_not_allowed() {
-        let requested = ScopeSet::parse("a b c").unwrap();
-        let allowed = ScopeSet::parse("a c").unwrap();
-        assert_eq!(requested.missing_from(&allowed).collect::<Vec<_>>(), ["b"]);
-        assert!(!requested.is_subset(&allowed));
-    }
-}
-
 /// Scopes in the order a person should read them: identity first, then the rest.
 pub fn display_order(scope: &ScopeSet) -> Vec<&str> {
     const FIRST: [&str; 6] = [
@@ -157,4 +131,30 @@ pub fn describe(scope: &str) -> String {
         other => return format!("Use the permission \u{201c}{other}\u{201d}"),
     };
     text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing_collapses_repeats_and_extra_spaces() {
+        let s = ScopeSet::parse("  b a  b ").unwrap();
+        assert_eq!(s.to_string(), "a b");
+    }
+
+    #[test]
+    fn quotes_and_backslashes_are_not_scope_characters() {
+        assert!(ScopeSet::parse("a\"b").is_err());
+        assert!(ScopeSet::parse("a\\b").is_err());
+        assert!(ScopeSet::parse("a\tb").is_err());
+    }
+
+    #[test]
+    fn missing_lists_what_is_not_allowed() {
+        let requested = ScopeSet::parse("a b c").unwrap();
+        let allowed = ScopeSet::parse("a c").unwrap();
+        assert_eq!(requested.missing_from(&allowed).collect::<Vec<_>>(), ["b"]);
+        assert!(!requested.is_subset(&allowed));
+    }
 }

@@ -26,10 +26,6 @@ use crate::storage::tokens::{self as store, NewToken, ACCESS, REFRESH};
 use crate::storage::users::{self, UserRecord};
 use crate::storage::{codes, grants, write, Db, DbConnection};
 
-/// A refresh token redeemed again within this window (parallel tabs, a retried request)
-/// gets the same successor instead of tripping reuse detection.
-pub const REFRESH_GRACE_SECS: i64 = 30;
-
 /// What the token endpoint needs besides the request.
 pub struct Issuer<'a> {
     pub db: &'a Db,
@@ -275,7 +271,7 @@ impl Issuer<'_> {
                     return Err(invalid_grant("the refresh token is expired or revoked"));
                 }
                 if let Some(rotated_at) = t.rotated_at {
-                    if now - rotated_at <= REFRESH_GRACE_SECS {
+                    if now - rotated_at <= self.settings.refresh_grace.as_secs() as i64 {
                         if let Some(response) = t
                             .successor
                             .as_deref()

@@ -239,7 +239,11 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
             "the token was not issued to this client",
         ));
     }
-    store::revoke(&mut conn, &hash, now)?;
+    // Revoking a refresh token ends the whole grant it belongs to (RFC 7009 §2.1).
+    match (&record.token.family_id, record.token.kind.as_str()) {
+        (Some(family), store::REFRESH) => store::revoke_family(&mut conn, family, now)?,
+        _ => usize::from(store::revoke(&mut conn, &hash, now)?),
+    };
     Ok(())
 }
 

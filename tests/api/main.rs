@@ -26,9 +26,11 @@ macro_rules! on_both_backends {
 
 mod admin_clients;
 mod apps;
+mod browser;
 mod cli;
 mod helpers;
 mod introspection;
 mod logos;
+mod oidc;
 mod service;
 mod token;
