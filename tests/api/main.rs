@@ -33,4 +33,5 @@ mod introspection;
 mod logos;
 mod oidc;
 mod service;
+mod sessions;
 mod token;
