@@ -28,6 +28,7 @@ mod admin_clients;
 mod apps;
 mod browser;
 mod cli;
+mod e2e;
 mod helpers;
 mod introspection;
 mod logos;

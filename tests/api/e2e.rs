@@ -1,0 +1,186 @@
+//! A person in a real headless Chromium: signs in and consents on the pages, found by
+//! their visible labels, and lands on the relying party's redirect. Screenshots of the
+//! pages are saved under `test-artifacts/`.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use openidconnect::{AuthorizationCode, Nonce, TokenResponse};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::Backend;
+use crate::oidc::{fixture, relying_party, start};
+
+/// A stand-in for the relying party's callback: answers every request with a short page
+/// and reports the first request line it saw.
+async fn callback_server() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut tx = Some(tx);
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 8192];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let line = request.lines().next().unwrap_or("").to_owned();
+            let body = "<!doctype html><title>Reading Room</title><h1>Signed in</h1>";
+            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+            let _ = socket.write_all(response.as_bytes()).await;
+            if line.contains("/callback") {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(line);
+                }
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn launch() -> Browser {
+    let args: Vec<&OsStr> = [
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+    ]
+    .iter()
+    .map(OsStr::new)
+    .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(PathBuf::from(
+            std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+        )))
+        .headless(true)
+        .sandbox(false)
+        .window_size(Some((1000, 900)))
+        .idle_browser_timeout(Duration::from_secs(120))
+        .args(args)
+        .build()
+        .unwrap();
+    Browser::new(options).expect("Chromium starts (scripts/test installs Debian's chromium)")
+}
+
+/// The input a visible label names.
+fn input_labelled<'t>(tab: &'t Tab, label: &str) -> headless_chrome::Element<'t> {
+    tab.wait_for_xpath(&format!(
+        "//input[@id=//label[normalize-space()='{label}']/@for]"
+    ))
+    .unwrap_or_else(|e| panic!("no field labelled {label}: {e}"))
+}
+
+fn button<'t>(tab: &'t Tab, text: &str) -> headless_chrome::Element<'t> {
+    tab.wait_for_xpath(&format!("//button[normalize-space()='{text}']"))
+        .unwrap_or_else(|e| panic!("no button {text}: {e}"))
+}
+
+fn screenshot(tab: &Tab, name: &str) {
+    let png = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
+    let f = fixture(backend).await;
+    let (port, callback) = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    f.app.register(json!({
+        "client_id": "reading-room",
+        "client_secret": "reading room secret",
+        "client_name": "Reading Room",
+        "client_uri": "https://reading.example",
+        "redirect_uris": [redirect],
+        "scope": "openid profile email",
+    }));
+    let rp = relying_party(&f.app, "reading-room", Some("reading room secret"))
+        .await
+        .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
+    let started = start(&rp, &["profile", "email"], &[]);
+    let url = started.url.to_string();
+    let tag = format!("{backend:?}").to_lowercase();
+
+    tokio::task::spawn_blocking(move || {
+        let browser = launch();
+        let tab = browser.new_tab().unwrap();
+        tab.navigate_to(&url)
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        assert!(tab.get_url().contains("/login"), "{}", tab.get_url());
+        input_labelled(&tab, "Username").click().unwrap();
+        tab.type_str("ann").unwrap();
+        input_labelled(&tab, "Password").click().unwrap();
+        tab.type_str("ann's password").unwrap();
+        button(&tab, "Sign in");
+        screenshot(&tab, &format!("login-{tag}.png"));
+        // Submitting with the keyboard.
+        tab.press_key("Enter").unwrap();
+
+        button(&tab, "Allow");
+        button(&tab, "Deny");
+        let page = tab.get_content().unwrap();
+        assert!(
+            page.contains("Reading Room") && page.contains("See your email address"),
+            "{page}"
+        );
+        assert!(page.contains("Remember this decision"));
+        screenshot(&tab, &format!("consent-{tag}.png"));
+        button(&tab, "Allow").click().unwrap();
+        tab.wait_for_xpath("//h1[normalize-space()='Signed in']")
+            .unwrap();
+        assert!(
+            tab.get_url()
+                .starts_with(&format!("http://127.0.0.1:{port}/callback?code=")),
+            "{}",
+            tab.get_url()
+        );
+    })
+    .await
+    .unwrap();
+
+    let line = tokio::time::timeout(Duration::from_secs(5), callback)
+        .await
+        .unwrap()
+        .unwrap();
+    let path = line.split(' ').nth(1).unwrap();
+    let landed = url::Url::parse(&format!("http://127.0.0.1{path}")).unwrap();
+    let param = |name: &str| {
+        landed
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(
+        param("state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    let token = rp
+        .exchange_code(AuthorizationCode::new(param("code").unwrap()))
+        .unwrap()
+        .set_pkce_verifier(started.verifier)
+        .request_async(&f.app.http)
+        .await
+        .unwrap();
+    let claims = token
+        .id_token()
+        .unwrap()
+        .claims(&rp.id_token_verifier(), &started.nonce)
+        .unwrap();
+    assert_eq!(claims.preferred_username().unwrap().as_str(), "ann");
+    let _: Option<&Nonce> = claims.nonce();
+}
+
+on_both_backends!(a_person_signs_in_and_consents_in_chromium);
