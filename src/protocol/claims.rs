@@ -152,13 +152,67 @@ pub fn access_token_jwt(key: &SigningKey, input: &AccessTokenJwt<'_>) -> Result<
     key.sign_jwt("at+jwt", &claims)
 }
 
-/// The unverified payload of a compact JWS, for reading claims from a token this server
-/// signed (its signature is checked separately).
-pub fn jwt_payload(token: &str) -> Option<Value> {
-    use base64::Engine;
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::keys::{generate, Algorithm};
+    use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet};
+    use openidconnect::{ClientId, PrivateSigningKey};
+
+    fn user() -> UserClaims {
+        UserClaims {
+            sub: "u-1".into(),
+            username: "ann".into(),
+            name: Some("Ann".into()),
+            email: Some("ann@example.com".into()),
+            phone_number: None,
+            address: None,
+            updated_at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn id_tokens_verify_for_every_algorithm() {
+        for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
+            let key = SigningKey::load("kid-1", alg, &generate(alg).unwrap()).unwrap();
+            let now = chrono::Utc::now().timestamp();
+            let scope = ScopeSet::parse("openid email").unwrap();
+            let token = id_token(
+                &key,
+                &IdTokenInput {
+                    issuer: "https://id.example",
+                    client_id: "rp",
+                    user: &user(),
+                    scope: &scope,
+                    nonce: Some("n-1"),
+                    auth_time: now - 5,
+                    now,
+                    ttl_secs: 300,
+                    access_token: Some("pc_at_x"),
+                },
+            )
+            .unwrap();
+            let parsed: CoreIdToken = token.parse().unwrap();
+            let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
+            let verifier = CoreIdTokenVerifier::new_public_client(
+                ClientId::new("rp".into()),
+                IssuerUrl::new("https://id.example".into()).unwrap(),
+                jwks,
+            )
+            .set_allowed_algs(vec![alg.jws()]);
+            let claims = parsed.claims(&verifier, &Nonce::new("n-1".into())).unwrap();
+            assert_eq!(claims.subject().as_str(), "u-1");
+            assert_eq!(claims.email().unwrap().as_str(), "ann@example.com");
+            assert!(claims.access_token_hash().is_some());
+        }
+    }
+
+    #[test]
+    fn userinfo_releases_only_what_the_scope_allows() {
+        let only_openid = userinfo(&user(), &ScopeSet::parse("openid").unwrap());
+        assert_eq!(only_openid, json!({ "sub": "u-1" }));
+        let email = userinfo(&user(), &ScopeSet::parse("openid email").unwrap());
+        assert_eq!(email["email"], "ann@example.com");
+        assert!(email.get("name").is_none());
+    }
 }
