@@ -185,14 +185,7 @@ pub fn validate(
 
     // 5. Scope: only what the client is registered for.
     let scope_text = single(params, "scope").map_err(invalid)?.unwrap_or("");
-    let scope = ScopeSet::parse(scope_text).map_err(|e| fail(OAuthError::invalid_scope(e)))?;
-    let missing: Vec<&str> = scope.missing_from(&client.scope).collect();
-    if !missing.is_empty() {
-        return Err(fail(OAuthError::invalid_scope(format!(
-            "the client may not request: {}",
-            missing.join(" ")
-        ))));
-    }
+    let scope = super::grant::allowed_scope(client, scope_text).map_err(fail)?;
 
     // 6. PKCE (RFC 7636): S256 only; required for public clients.
     let code_challenge = single(params, "code_challenge").map_err(invalid)?;

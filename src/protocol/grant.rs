@@ -26,18 +26,21 @@ pub fn client_credentials_scope(
     }
     match requested {
         None => Ok(client.scope.without(USER_SCOPES)),
-        Some(text) => {
-            let requested = ScopeSet::parse(text).map_err(OAuthError::invalid_scope)?;
-            let missing: Vec<&str> = requested.missing_from(&client.scope).collect();
-            if !missing.is_empty() {
-                return Err(OAuthError::invalid_scope(format!(
-                    "the client may not request: {}",
-                    missing.join(" ")
-                )));
-            }
-            Ok(requested)
-        }
+        Some(text) => allowed_scope(client, text),
     }
+}
+
+/// Parses a requested scope and checks the client is registered for all of it.
+pub fn allowed_scope(client: &Client, requested: &str) -> Result<ScopeSet, OAuthError> {
+    let requested = ScopeSet::parse(requested).map_err(OAuthError::invalid_scope)?;
+    let missing: Vec<&str> = requested.missing_from(&client.scope).collect();
+    if !missing.is_empty() {
+        return Err(OAuthError::invalid_scope(format!(
+            "the client may not request: {}",
+            missing.join(" ")
+        )));
+    }
+    Ok(requested)
 }
 
 /// Who is calling an API with a bearer token.

@@ -229,23 +229,10 @@ fn decide(
         }
     };
     if must_sign_in {
-        if req.has_prompt(Prompt::None) {
-            return finish(
-                db,
-                flow,
-                redirect_error(
-                    &req,
-                    ErrorCode::LoginRequired,
-                    "the user is not signed in",
-                    issuer,
-                ),
-            );
-        }
-        let flow = match flow {
-            Some(id) => id,
-            None => new_flow(db, &req, browser, now)?,
-        };
-        return Ok(Outcome::Login { flow });
+        let refusal = (ErrorCode::LoginRequired, "the user is not signed in");
+        return interaction(db, settings, &req, flow, browser, now, refusal, |flow| {
+            Outcome::Login { flow }
+        });
     }
     let Some(user) = user else {
         return Ok(Outcome::Render(OAuthError::invalid_request("no user")));
@@ -260,27 +247,18 @@ fn decide(
         .is_some_and(|granted| requested.is_subset(&granted));
     let needs_consent = !client.skip_consent && (!remembered || req.has_prompt(Prompt::Consent));
     if needs_consent {
-        if req.has_prompt(Prompt::None) {
-            return finish(
-                db,
-                flow,
-                redirect_error(
-                    &req,
-                    ErrorCode::ConsentRequired,
-                    "the user has not consented to these scopes",
-                    issuer,
-                ),
-            );
-        }
-        let flow = match flow {
-            Some(id) => id,
-            None => new_flow(db, &req, browser, now)?,
-        };
-        if fresh_login {
+        let refusal = (
+            ErrorCode::ConsentRequired,
+            "the user has not consented to these scopes",
+        );
+        let outcome = interaction(db, settings, &req, flow, browser, now, refusal, |flow| {
+            Outcome::Consent { flow }
+        })?;
+        if let (Outcome::Consent { flow }, true) = (&outcome, fresh_login) {
             // Keep the sign-in with the flow so that consent needs no second one.
-            flows::set_user(&mut *db.conn()?, &flow, &user.id, user.auth_time)?;
+            flows::set_user(&mut *db.conn()?, flow, &user.id, user.auth_time)?;
         }
-        return Ok(Outcome::Consent { flow });
+        return Ok(outcome);
     }
     let code = issue_code(db, settings, client, &req, &user, false, now)?;
     finish(
@@ -288,6 +266,33 @@ fn decide(
         flow,
         Outcome::Respond(ClientResponse::code(&req, code, issuer)),
     )
+}
+
+/// Sends the person to a page to continue `flow` (created if needed), or with
+/// `prompt=none` answers the client with `refusal` instead.
+#[allow(clippy::too_many_arguments)]
+fn interaction(
+    db: &Db,
+    settings: &Settings,
+    req: &AuthorizationRequest,
+    flow: Option<String>,
+    browser: &Browser,
+    now: Timestamp,
+    refusal: (ErrorCode, &'static str),
+    page: impl FnOnce(String) -> Outcome,
+) -> Result<Outcome> {
+    if req.has_prompt(Prompt::None) {
+        return finish(
+            db,
+            flow,
+            redirect_error(req, refusal.0, refusal.1, &settings.issuer),
+        );
+    }
+    let flow = match flow {
+        Some(id) => id,
+        None => new_flow(db, req, browser, now)?,
+    };
+    Ok(page(flow))
 }
 
 fn finish(db: &Db, flow: Option<String>, outcome: Outcome) -> Result<Outcome> {
@@ -463,15 +468,7 @@ pub fn shortcut(
     let db = issuer.db;
     let client = service::clients::get(db, None, client_id)
         .map_err(|_| Error::OAuth(OAuthError::invalid_request("the client is not registered")))?;
-    let scope = ScopeSet::parse(scope.unwrap_or(""))
-        .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
-    let missing: Vec<&str> = scope.missing_from(&client.scope).collect();
-    if !missing.is_empty() {
-        return Err(Error::OAuth(OAuthError::invalid_scope(format!(
-            "the client may not request: {}",
-            missing.join(" ")
-        ))));
-    }
+    let scope = crate::protocol::grant::allowed_scope(&client, scope.unwrap_or(""))?;
     let granted = grants::find(&mut *db.conn()?, &user.id, &client.id)?
         .filter(|g| g.remember)
         .and_then(|g| ScopeSet::parse(&g.scope).ok())

@@ -18,6 +18,7 @@ use crate::protocol::claims::{self, AccessTokenJwt, IdTokenInput, UserClaims};
 use crate::protocol::client::{Client, GrantType, TokenFormat};
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::grant::allowed_scope;
 use crate::protocol::pkce;
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
@@ -87,39 +88,27 @@ impl Issuer<'_> {
             .map_err(Error::internal_msg)?,
             _ => secret::new_token(ACCESS_TOKEN_PREFIX),
         };
-        let access_hash = secret::token_hash(&access_token);
-        store::insert(
-            conn,
-            &NewToken {
-                hash: &access_hash,
-                kind: ACCESS,
-                client_id: &what.client.id,
-                user_id: Some(&what.user.id),
-                grant_id: Some(what.grant_id),
-                family_id: Some(what.family_id),
-                scope: &scope_text,
-                issued_at: now,
-                expires_at: now + access_ttl,
-                auth_time: Some(what.auth_time),
-            },
-        )?;
-        let refresh_token = if what.refresh {
-            let token = secret::new_token(REFRESH_TOKEN_PREFIX);
+        let store_token = |conn: &mut DbConnection, token: &str, kind: &str, ttl: i64| {
             store::insert(
                 conn,
                 &NewToken {
-                    hash: &secret::token_hash(&token),
-                    kind: REFRESH,
+                    hash: &secret::token_hash(token),
+                    kind,
                     client_id: &what.client.id,
                     user_id: Some(&what.user.id),
                     grant_id: Some(what.grant_id),
                     family_id: Some(what.family_id),
                     scope: &scope_text,
                     issued_at: now,
-                    expires_at: now + Self::ttl(s.refresh_token_ttl),
+                    expires_at: now + ttl,
                     auth_time: Some(what.auth_time),
                 },
-            )?;
+            )
+        };
+        store_token(conn, &access_token, ACCESS, access_ttl)?;
+        let refresh_token = if what.refresh {
+            let token = secret::new_token(REFRESH_TOKEN_PREFIX);
+            store_token(conn, &token, REFRESH, Self::ttl(s.refresh_token_ttl))?;
             Some(token)
         } else {
             None
@@ -361,18 +350,7 @@ impl Issuer<'_> {
         }
         let scope = match requested_scope {
             None => client.scope.clone(),
-            Some(text) => {
-                let requested = ScopeSet::parse(text)
-                    .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
-                let missing: Vec<&str> = requested.missing_from(&client.scope).collect();
-                if !missing.is_empty() {
-                    return Err(Error::OAuth(OAuthError::invalid_scope(format!(
-                        "the client may not request: {}",
-                        missing.join(" ")
-                    ))));
-                }
-                requested
-            }
+            Some(text) => allowed_scope(&client, text)?,
         };
         let user = super::users::authenticate(self.db, username, password)?
             .ok_or_else(|| invalid_grant("the username or password is wrong"))?;
