@@ -60,6 +60,8 @@ pub fn run(db: &Db, command: UsersCommand) -> Result<(), Error> {
                 name,
                 password,
                 admin,
+                phone_number: None,
+                address: None,
             };
             print_json(&users::create(db, user, time::now())?)
         }

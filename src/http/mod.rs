@@ -3,6 +3,7 @@
 //! every failure goes through [`crate::error::Error`]'s one mapping in [`error`].
 
 pub mod admin;
+pub mod api;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -49,6 +50,7 @@ where
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     oauth::configure(cfg);
     admin::configure(cfg);
+    api::configure(cfg);
     public::configure(cfg);
 }
 

@@ -85,6 +85,8 @@ pub enum Outcome {
     Login { flow: String },
     /// The user must decide on this flow's scopes.
     Consent { flow: String },
+    /// Send the browser to the external consent app.
+    External(String),
 }
 
 fn redirect_error(
@@ -158,15 +160,20 @@ pub fn start(
     decide(db, settings, &client, req, user, false, None, browser, now)
 }
 
-/// Continues a flow after the user signed in.
+/// Continues a flow after the user signed in, or after the consent app answered (then
+/// with the verifier it handed out).
 pub fn resume(
     db: &Db,
     settings: &Settings,
     flow_id: &str,
+    verifier: Option<&str>,
     browser: &Browser,
     now: Timestamp,
 ) -> Result<Outcome> {
     let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
+    if let Some(answer) = &flow.consent_answer {
+        return apply_answer(db, settings, &flow, &req, &client, answer, verifier, now);
+    }
     let (user, fresh) = match (&flow.user_id, flow.auth_time) {
         (Some(id), Some(auth_time)) => (
             Some(SessionUser {
@@ -254,11 +261,16 @@ fn decide(
         let outcome = interaction(db, settings, &req, flow, browser, now, refusal, |flow| {
             Outcome::Consent { flow }
         })?;
-        if let (Outcome::Consent { flow }, true) = (&outcome, fresh_login) {
-            // Keep the sign-in with the flow so that consent needs no second one.
-            flows::set_user(&mut *db.conn()?, flow, &user.id, user.auth_time)?;
+        let Outcome::Consent { flow } = outcome else {
+            return Ok(outcome);
+        };
+        // Keep the user with the flow so that consent needs no second sign-in, and the
+        // consent app can tell who is asked.
+        flows::set_user(&mut *db.conn()?, &flow, &user.id, user.auth_time)?;
+        if let Some(consent_url) = &settings.consent_url {
+            return delegate(db, consent_url, &flow);
         }
-        return Ok(outcome);
+        return Ok(Outcome::Consent { flow });
     }
     let code = issue_code(db, settings, client, &req, &user, false, now)?;
     finish(
@@ -317,6 +329,9 @@ fn new_flow(
         auth_time: None,
         created_at: now,
         expires_at: now + FLOW_TTL,
+        consent_challenge: None,
+        consent_verifier: None,
+        consent_answer: None,
     };
     flows::insert(&mut *db.conn()?, &row)?;
     Ok(row.id)
@@ -377,6 +392,205 @@ fn union(a: &str, b: &str) -> String {
     ScopeSet::parse(&joined)
         .map(|s| s.to_string())
         .unwrap_or(joined)
+}
+
+fn hash_hex(value: &str) -> String {
+    hex::encode(secret::token_hash(value))
+}
+
+/// Hands the decision to the external consent app through a single-use challenge.
+fn delegate(db: &Db, consent_url: &str, flow: &str) -> Result<Outcome> {
+    let challenge = secret::random_string(32);
+    flows::set_challenge(&mut *db.conn()?, flow, &hash_hex(&challenge))?;
+    let mut url = url::Url::parse(consent_url).map_err(Error::internal)?;
+    url.query_pairs_mut()
+        .append_pair("consent_challenge", &challenge);
+    Ok(Outcome::External(url.into()))
+}
+
+/// The external consent app's decision, kept on the flow until the browser returns.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ConsentAnswer {
+    accept: bool,
+    grant_scope: String,
+    remember: bool,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_answer(
+    db: &Db,
+    settings: &Settings,
+    flow: &FlowRow,
+    req: &AuthorizationRequest,
+    client: &Client,
+    answer: &str,
+    verifier: Option<&str>,
+    now: Timestamp,
+) -> Result<Outcome> {
+    let expected = flow.consent_verifier.as_deref().unwrap_or_default();
+    let given = verifier.map(hash_hex).unwrap_or_default();
+    if expected.is_empty()
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            given.as_bytes(),
+        ))
+    {
+        return Err(Error::InvalidRequest(
+            "the consent answer cannot be used from here".into(),
+        ));
+    }
+    if !flows::delete(&mut *db.conn()?, &flow.id)? {
+        return Err(Error::InvalidRequest(
+            "this request was already answered".into(),
+        ));
+    }
+    let answer: ConsentAnswer = serde_json::from_str(answer).map_err(Error::internal)?;
+    if !answer.accept {
+        let error = OAuthError::new(
+            ErrorCode::AccessDenied,
+            answer
+                .error_description
+                .unwrap_or_else(|| "the user denied the request".into()),
+        );
+        let mut response = ClientResponse::error(&req.error_target(), &error, &settings.issuer);
+        if let Some(code) = answer.error {
+            response.params[0].1 = code;
+        }
+        return Ok(Outcome::Respond(response));
+    }
+    let (Some(user_id), Some(auth_time)) = (&flow.user_id, flow.auth_time) else {
+        return Err(Error::InvalidRequest(
+            "nobody signed in for this request".into(),
+        ));
+    };
+    let user = SessionUser {
+        id: user_id.clone(),
+        auth_time,
+    };
+    let mut granted = req.clone();
+    granted.scope = answer.grant_scope;
+    let code = issue_code(db, settings, client, &granted, &user, answer.remember, now)?;
+    Ok(Outcome::Respond(ClientResponse::code(
+        req,
+        code,
+        &settings.issuer,
+    )))
+}
+
+/// What the external consent app reads about a pending request.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsentRequestView {
+    pub challenge: String,
+    pub client: service::clients::AppCard,
+    /// The user's subject identifier.
+    pub subject: String,
+    pub username: String,
+    pub requested_scope: Vec<String>,
+    pub requested_at: String,
+    pub expires_at: String,
+}
+
+fn pending(db: &Db, challenge: &str, now: Timestamp) -> Result<(FlowRow, AuthorizationRequest)> {
+    let flow = flows::find_by_challenge(&mut *db.conn()?, &hash_hex(challenge), now)?.ok_or_else(
+        || Error::NotFound("the consent request does not exist or has expired".into()),
+    )?;
+    if flow.consent_answer.is_some() {
+        return Err(Error::Conflict(
+            "the consent request was already answered".into(),
+        ));
+    }
+    let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
+    Ok((flow, req))
+}
+
+pub fn consent_request_view(
+    db: &Db,
+    issuer: &str,
+    challenge: &str,
+    now: Timestamp,
+) -> Result<ConsentRequestView> {
+    let (flow, req) = pending(db, challenge, now)?;
+    let client = service::clients::get(db, None, &flow.client_id)?;
+    let user_id = flow.user_id.clone().unwrap_or_default();
+    let username = service::users::find(db, &user_id)?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    Ok(ConsentRequestView {
+        challenge: challenge.to_owned(),
+        client: service::clients::AppCard::new(&client, issuer),
+        subject: user_id,
+        username,
+        requested_scope: req.scope_set().iter().map(str::to_owned).collect(),
+        requested_at: crate::protocol::time::to_rfc3339(flow.created_at),
+        expires_at: crate::protocol::time::to_rfc3339(flow.expires_at),
+    })
+}
+
+/// Records the consent app's decision and returns where to send the browser.
+#[allow(clippy::too_many_arguments)]
+pub fn answer_challenge(
+    db: &Db,
+    issuer: &str,
+    challenge: &str,
+    accept: bool,
+    grant_scope: Option<Vec<String>>,
+    remember: bool,
+    error: Option<String>,
+    error_description: Option<String>,
+    now: Timestamp,
+) -> Result<String> {
+    let (flow, req) = pending(db, challenge, now)?;
+    let requested = req.scope_set();
+    let grant_scope = match grant_scope {
+        None => requested.clone(),
+        Some(list) => ScopeSet::parse(&list.join(" "))
+            .map_err(|e| Error::InvalidRequest(format!("grant_scope: {e}")))?,
+    };
+    if !grant_scope.is_subset(&requested) {
+        let extra: Vec<&str> = grant_scope.missing_from(&requested).collect();
+        return Err(Error::InvalidRequest(format!(
+            "grant_scope includes scopes that were not requested: {}",
+            extra.join(" ")
+        )));
+    }
+    if let Some(code) = &error {
+        if code.is_empty()
+            || code.len() > 64
+            || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(Error::InvalidRequest(
+                "error must be an OAuth error code such as access_denied".into(),
+            ));
+        }
+    }
+    let answer = ConsentAnswer {
+        accept,
+        grant_scope: grant_scope.to_string(),
+        remember,
+        error,
+        error_description,
+    };
+    let verifier = secret::random_string(32);
+    let stored = serde_json::to_string(&answer).map_err(Error::internal)?;
+    if !flows::answer(
+        &mut *db.conn()?,
+        &hash_hex(challenge),
+        &hash_hex(&verifier),
+        &stored,
+        now,
+    )? {
+        return Err(Error::Conflict(
+            "the consent request was already answered".into(),
+        ));
+    }
+    let mut url =
+        url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
+    url.query_pairs_mut()
+        .append_pair("flow", &flow.id)
+        .append_pair("consent_verifier", &verifier);
+    Ok(url.into())
 }
 
 /// What the consent page shows.

@@ -124,6 +124,7 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
         return Err(invalid());
     }
     let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
+    note_use(db, &record, now)?;
     let user = match (record.token.user_id, record.username) {
         (Some(id), Some(username)) => Some(PrincipalUser {
             id,
@@ -137,6 +138,19 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
         user,
         scope,
     })
+}
+
+/// Moves the grant's last-used time, at most once a minute.
+fn note_use(db: &Db, record: &TokenRecord, now: Timestamp) -> Result<()> {
+    if let Some(grant_id) = &record.token.grant_id {
+        crate::storage::grants::touch_if_stale(
+            &mut *db.conn()?,
+            grant_id,
+            now,
+            super::grants::ACCESS_TIME_RESOLUTION,
+        )?;
+    }
+    Ok(())
 }
 
 /// An introspection answer (RFC 7662 §2.2). Inactive tokens say only `active: false`.
@@ -198,6 +212,7 @@ pub fn introspect(
     if required.is_some_and(|r| !r.is_subset(&scope)) {
         return Ok(Introspection::default());
     }
+    note_use(db, &record, now)?;
     Ok(active_view(record, issuer))
 }
 

@@ -18,6 +18,8 @@ pub struct UserView {
     pub email: Option<String>,
     pub name: Option<String>,
     pub admin: bool,
+    pub phone_number: Option<String>,
+    pub address: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -30,6 +32,8 @@ impl From<&UserRecord> for UserView {
             email: u.email.clone(),
             name: u.name.clone(),
             admin: u.is_admin,
+            phone_number: u.phone_number.clone(),
+            address: u.address.clone(),
             created_at: to_rfc3339(u.created_at),
             updated_at: to_rfc3339(u.updated_at),
         }
@@ -43,6 +47,8 @@ pub struct NewUser {
     pub name: Option<String>,
     pub password: String,
     pub admin: bool,
+    pub phone_number: Option<String>,
+    pub address: Option<String>,
 }
 
 /// Usernames appear in URLs and on pages: letters, digits and `. _ - @`, 1 to 64.
@@ -78,13 +84,12 @@ fn validate_password(password: &str) -> Result<()> {
 pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
     validate_username(&user.username)?;
     validate_password(&user.password)?;
-    if let Some(email) = &user.email {
-        if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
-            return Err(Error::InvalidRequest(format!(
-                "{email:?} is not an email address"
-            )));
-        }
-    }
+    validate_contact(
+        user.email.as_deref(),
+        user.name.as_deref(),
+        user.phone_number.as_deref(),
+        user.address.as_deref(),
+    )?;
     let record = UserRecord {
         id: uuid::Uuid::new_v4().to_string(),
         username: user.username,
@@ -94,11 +99,90 @@ pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
         is_admin: user.admin,
         created_at: now,
         updated_at: now,
-        phone_number: None,
-        address: None,
+        phone_number: user.phone_number,
+        address: user.address,
     };
     store::insert(&mut *db.conn()?, &record)?;
     Ok(UserView::from(&record))
+}
+
+fn validate_contact(
+    email: Option<&str>,
+    name: Option<&str>,
+    phone: Option<&str>,
+    address: Option<&str>,
+) -> Result<()> {
+    if let Some(email) = email {
+        if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+            return Err(Error::InvalidRequest(format!(
+                "{email:?} is not an email address"
+            )));
+        }
+    }
+    for (field, value, max) in [
+        ("name", name, 200),
+        ("phone_number", phone, 40),
+        ("address", address, 500),
+    ] {
+        if let Some(v) = value {
+            if v.chars().count() > max || v.chars().any(char::is_control) {
+                return Err(Error::InvalidRequest(format!(
+                    "{field} must be at most {max} characters of text"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn get(db: &Db, username: &str) -> Result<UserView> {
+    store::find_by_username(&mut *db.conn()?, username)?
+        .map(|u| UserView::from(&u))
+        .ok_or_else(|| Error::not_found("user", username))
+}
+
+/// A partial update: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub email: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub phone_number: Option<Option<String>>,
+    pub address: Option<Option<String>>,
+    pub admin: Option<bool>,
+    pub password: Option<String>,
+}
+
+pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Result<UserView> {
+    let mut user = store::find_by_username(&mut *db.conn()?, username)?
+        .ok_or_else(|| Error::not_found("user", username))?;
+    if let Some(v) = patch.email {
+        user.email = v;
+    }
+    if let Some(v) = patch.name {
+        user.name = v;
+    }
+    if let Some(v) = patch.phone_number {
+        user.phone_number = v;
+    }
+    if let Some(v) = patch.address {
+        user.address = v;
+    }
+    if let Some(v) = patch.admin {
+        user.is_admin = v;
+    }
+    validate_contact(
+        user.email.as_deref(),
+        user.name.as_deref(),
+        user.phone_number.as_deref(),
+        user.address.as_deref(),
+    )?;
+    if let Some(password) = patch.password {
+        validate_password(&password)?;
+        user.password_hash = secret::hash_secret(&password).map_err(Error::internal_msg)?;
+    }
+    user.updated_at = now;
+    store::update(&mut *db.conn()?, &user)?;
+    Ok(UserView::from(&user))
 }
 
 pub fn list(db: &Db, page: Page) -> Result<(Vec<UserView>, i64)> {

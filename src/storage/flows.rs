@@ -18,6 +18,9 @@ pub struct FlowRow {
     pub auth_time: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    pub consent_challenge: Option<String>,
+    pub consent_verifier: Option<String>,
+    pub consent_answer: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
@@ -75,6 +78,50 @@ pub fn rebind(conn: &mut DbConnection, id: &str, old: &str, new: &str) -> Result
             .filter(auth_flows::session_binding.eq(old)),
     )
     .set(auth_flows::session_binding.eq(new))
+    .execute(conn)?
+        == 1)
+}
+
+/// Gives a flow waiting for consent a challenge (hash) for the external consent app.
+pub fn set_challenge(conn: &mut DbConnection, id: &str, challenge_hash: &str) -> Result<()> {
+    diesel::update(auth_flows::table.find(id))
+        .set(auth_flows::consent_challenge.eq(challenge_hash))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The flow behind a consent challenge, whether answered or not, if it has not expired.
+pub fn find_by_challenge(
+    conn: &mut DbConnection,
+    challenge_hash: &str,
+    now: Timestamp,
+) -> Result<Option<FlowRow>> {
+    Ok(auth_flows::table
+        .filter(auth_flows::consent_challenge.eq(challenge_hash))
+        .filter(auth_flows::expires_at.gt(now))
+        .select(FlowRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records the consent app's answer. Only the first answer to a challenge counts.
+pub fn answer(
+    conn: &mut DbConnection,
+    challenge_hash: &str,
+    verifier_hash: &str,
+    answer: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(diesel::update(
+        auth_flows::table
+            .filter(auth_flows::consent_challenge.eq(challenge_hash))
+            .filter(auth_flows::consent_answer.is_null())
+            .filter(auth_flows::expires_at.gt(now)),
+    )
+    .set((
+        auth_flows::consent_answer.eq(answer),
+        auth_flows::consent_verifier.eq(verifier_hash),
+    ))
     .execute(conn)?
         == 1)
 }

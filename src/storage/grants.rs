@@ -77,3 +77,85 @@ pub fn touch(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result<
         .execute(conn)?;
     Ok(())
 }
+
+pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>> {
+    Ok(grants::table
+        .find(id)
+        .select(GrantRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// A user's grants, oldest first.
+pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<GrantRow>> {
+    Ok(grants::table
+        .filter(grants::user_id.eq(user_id))
+        .order((grants::created_at, grants::id))
+        .select(GrantRow::as_select())
+        .load(conn)?)
+}
+
+/// A page of grants, filtered by user and/or client, with each user's username, and the
+/// total count.
+pub fn list(
+    conn: &mut DbConnection,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<(GrantRow, String)>, i64)> {
+    use super::schema::users;
+    let mut page = grants::table
+        .inner_join(users::table)
+        .select((GrantRow::as_select(), users::username))
+        .order((grants::created_at, grants::id))
+        .limit(limit)
+        .offset(offset)
+        .into_boxed();
+    let mut count = grants::table.count().into_boxed();
+    if let Some(user_id) = user_id {
+        page = page.filter(grants::user_id.eq(user_id.to_owned()));
+        count = count.filter(grants::user_id.eq(user_id.to_owned()));
+    }
+    if let Some(client_id) = client_id {
+        page = page.filter(grants::client_id.eq(client_id.to_owned()));
+        count = count.filter(grants::client_id.eq(client_id.to_owned()));
+    }
+    Ok((page.load(conn)?, count.get_result(conn)?))
+}
+
+/// Removes a grant: its tokens are revoked and its unused codes deleted, so nothing
+/// issued under it keeps working. Returns false if there was no such grant.
+pub fn remove(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result<bool> {
+    use super::schema::{auth_codes, tokens};
+    super::write(conn, |conn| {
+        diesel::update(
+            tokens::table
+                .filter(tokens::grant_id.eq(grant_id))
+                .filter(tokens::revoked_at.is_null()),
+        )
+        .set(tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        diesel::delete(auth_codes::table.filter(auth_codes::grant_id.eq(grant_id)))
+            .execute(conn)?;
+        Ok(diesel::delete(grants::table.find(grant_id)).execute(conn)? > 0)
+    })
+}
+
+/// Notes that a token of the grant was used, at most once per `every` seconds, so that
+/// busy tokens do not write on every request.
+pub fn touch_if_stale(
+    conn: &mut DbConnection,
+    grant_id: &str,
+    now: Timestamp,
+    every: i64,
+) -> Result<()> {
+    diesel::update(
+        grants::table
+            .find(grant_id)
+            .filter(grants::access_time.lt(now - every)),
+    )
+    .set(grants::access_time.eq(now))
+    .execute(conn)?;
+    Ok(())
+}

@@ -107,6 +107,9 @@ diesel::table! {
         auth_time -> Nullable<BigInt>,
         created_at -> BigInt,
         expires_at -> BigInt,
+        consent_challenge -> Nullable<Text>,
+        consent_verifier -> Nullable<Text>,
+        consent_answer -> Nullable<Text>,
     }
 }
 

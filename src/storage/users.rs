@@ -86,6 +86,22 @@ pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
     })
 }
 
+/// Writes every field of a user but its id, username and creation time.
+pub fn update(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
+    diesel::update(users::table.find(&user.id))
+        .set((
+            users::email.eq(&user.email),
+            users::name.eq(&user.name),
+            users::phone_number.eq(&user.phone_number),
+            users::address.eq(&user.address),
+            users::is_admin.eq(user.is_admin),
+            users::password_hash.eq(&user.password_hash),
+            users::updated_at.eq(user.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_password_hash(
     conn: &mut DbConnection,
     username: &str,

@@ -17,12 +17,11 @@ use crate::oidc::{fixture, relying_party, start};
 
 /// A stand-in for the relying party's callback: answers every request with a short page
 /// and reports the first request line it saw.
-async fn callback_server() -> (u16, tokio::sync::oneshot::Receiver<String>) {
+async fn callback_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        let mut tx = Some(tx);
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
@@ -35,13 +34,21 @@ async fn callback_server() -> (u16, tokio::sync::oneshot::Receiver<String>) {
             let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
             let _ = socket.write_all(response.as_bytes()).await;
             if line.contains("/callback") {
-                if let Some(tx) = tx.take() {
-                    let _ = tx.send(line);
-                }
+                let _ = tx.send(line);
             }
         }
     });
     (port, rx)
+}
+
+/// The next redirect the callback listener received.
+async fn landed(callback: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> url::Url {
+    let line = tokio::time::timeout(Duration::from_secs(5), callback.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let path = line.split(' ').nth(1).unwrap();
+    url::Url::parse(&format!("http://127.0.0.1{path}")).unwrap()
 }
 
 fn launch() -> Browser {
@@ -95,7 +102,7 @@ fn screenshot(tab: &Tab, name: &str) {
 
 async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
     let f = fixture(backend).await;
-    let (port, callback) = callback_server().await;
+    let (port, mut callback) = callback_server().await;
     let redirect = format!("http://127.0.0.1:{port}/callback");
     f.app.register(json!({
         "client_id": "reading-room",
@@ -151,12 +158,7 @@ async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
     .await
     .unwrap();
 
-    let line = tokio::time::timeout(Duration::from_secs(5), callback)
-        .await
-        .unwrap()
-        .unwrap();
-    let path = line.split(' ').nth(1).unwrap();
-    let landed = url::Url::parse(&format!("http://127.0.0.1{path}")).unwrap();
+    let landed = landed(&mut callback).await;
     let param = |name: &str| {
         landed
             .query_pairs()
@@ -183,4 +185,118 @@ async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
     let _: Option<&Nonce> = claims.nonce();
 }
 
-on_both_backends!(a_person_signs_in_and_consents_in_chromium);
+/// Signs in (if asked) and allows, in Chromium, for an authorization URL.
+fn sign_in_and_allow(tab: &Tab, url: &str) {
+    tab.navigate_to(url)
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    if tab.get_url().contains("/login") {
+        input_labelled(tab, "Username").click().unwrap();
+        tab.type_str("ann").unwrap();
+        input_labelled(tab, "Password").click().unwrap();
+        tab.type_str("ann's password").unwrap();
+        button(tab, "Sign in").click().unwrap();
+    }
+    button(tab, "Allow").click().unwrap();
+    tab.wait_for_xpath("//h1[normalize-space()='Signed in']")
+        .unwrap();
+}
+
+async fn revoking_a_connection_in_chromium_ends_only_that_apps_tokens(backend: Backend) {
+    let f = fixture(backend).await;
+    let (port, mut callback) = callback_server().await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let mut apps = Vec::new();
+    for (id, name) in [("reading-room", "Reading Room"), ("photo-box", "Photo Box")] {
+        f.app.register(json!({
+            "client_id": id, "client_secret": format!("{id} secret"), "client_name": name,
+            "redirect_uris": [redirect], "scope": "openid profile",
+        }));
+        let rp = relying_party(&f.app, id, Some(&format!("{id} secret")))
+            .await
+            .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
+        apps.push(rp);
+    }
+    let starts: Vec<_> = apps.iter().map(|rp| start(rp, &["profile"], &[])).collect();
+    let urls: Vec<String> = starts.iter().map(|s| s.url.to_string()).collect();
+    let base = f.app.base.clone();
+    let tag = format!("{backend:?}").to_lowercase();
+
+    // Sign in and allow both apps in one browser, then revoke the first on the page.
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (allowed_tx, allowed_rx) = std::sync::mpsc::channel::<()>();
+    let driver = tokio::task::spawn_blocking(move || {
+        let browser = launch();
+        let tab = browser.new_tab().unwrap();
+        for url in &urls {
+            sign_in_and_allow(&tab, url);
+        }
+        allowed_tx.send(()).unwrap();
+        // Wait until the test has exchanged both codes for tokens.
+        go_rx.recv().unwrap();
+        tab.navigate_to(&format!("{base}/connections"))
+            .unwrap()
+            .wait_until_navigated()
+            .unwrap();
+        tab.wait_for_xpath("//h1[normalize-space()='Connected apps']")
+            .unwrap();
+        screenshot(&tab, &format!("connections-{tag}.png"));
+        tab.wait_for_xpath("//section[.//h2[normalize-space()='Reading Room']]//button[normalize-space()='Revoke access']")
+            .unwrap()
+            .click()
+            .unwrap();
+        tab.wait_for_xpath("//p[normalize-space()='Access was revoked.']")
+            .unwrap();
+        let page = tab.get_content().unwrap();
+        assert!(
+            !page.contains("<h2>Reading Room</h2>") && page.contains("<h2>Photo Box</h2>"),
+            "{page}"
+        );
+    });
+
+    tokio::task::spawn_blocking(move || allowed_rx.recv().unwrap())
+        .await
+        .unwrap();
+    let mut tokens = Vec::new();
+    for (rp, started) in apps.iter().zip(starts) {
+        let landed = landed(&mut callback).await;
+        let code = landed
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        let token = rp
+            .exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&f.app.http)
+            .await
+            .unwrap();
+        use openidconnect::OAuth2TokenResponse;
+        tokens.push(token.access_token().secret().clone());
+    }
+    go_tx.send(()).unwrap();
+    driver.await.unwrap();
+
+    let introspector = f.app.admin_token("tokens:introspect").await;
+    for (token, expected) in tokens.iter().zip([false, true]) {
+        let request = f
+            .app
+            .http
+            .post(f.app.url("/oauth2/introspect"))
+            .bearer_auth(&introspector)
+            .form(&[("token", token)]);
+        let body = crate::helpers::json(request.send().await.unwrap()).await;
+        assert_eq!(
+            body["active"], expected,
+            "only the revoked app's token is inactive"
+        );
+    }
+}
+
+on_both_backends!(
+    a_person_signs_in_and_consents_in_chromium,
+    revoking_a_connection_in_chromium_ends_only_that_apps_tokens,
+);

@@ -134,6 +134,17 @@ impl TestApp {
         (view.client_id, view.client_secret)
     }
 
+    /// Registers a client unless one with its `client_id` exists.
+    pub fn register_if_missing(&self, request: Value) {
+        let id = request["client_id"]
+            .as_str()
+            .expect("a client_id")
+            .to_owned();
+        if service::clients::get(&self.db, None, &id).is_err() {
+            self.register(request);
+        }
+    }
+
     /// A machine client with `scope` and the client_credentials grant.
     pub fn machine_client(&self, scope: &str) -> (String, String) {
         let (id, secret) = self.register(serde_json::json!({

@@ -28,6 +28,8 @@ mod admin_clients;
 mod apps;
 mod browser;
 mod cli;
+mod connections;
+mod consent_app;
 mod e2e;
 mod helpers;
 mod introspection;

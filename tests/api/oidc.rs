@@ -130,20 +130,28 @@ pub async fn sign_in_and_exchange(
     f: &Fixture,
     scopes: &[&str],
 ) -> (openidconnect::core::CoreTokenResponse, Nonce) {
-    let started = start(&f.rp, scopes, &[]);
-    let landing = f
-        .browser
+    exchange_with(&f.app, &f.rp, &f.browser, scopes).await
+}
+
+pub async fn exchange_with(
+    app: &TestApp,
+    rp: &Rp,
+    browser: &Browser,
+    scopes: &[&str],
+) -> (openidconnect::core::CoreTokenResponse, Nonce) {
+    let started = start(rp, scopes, &[]);
+    let landing = browser
         .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
         .await
         .redirect();
-    let code = code_of(&landing, &started, &f.app.base);
-    let token =
-        f.rp.exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&f.app.http)
-            .await
-            .expect("code exchanged");
+    let code = code_of(&landing, &started, &app.base);
+    let token = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(started.verifier)
+        .request_async(&app.http)
+        .await
+        .expect("code exchanged");
     (token, started.nonce)
 }
 

@@ -1,7 +1,10 @@
 //! The JSON admin API. Every route needs a bearer token with the scope it names.
 
+mod authorizations;
 mod clients;
+mod consent;
 mod tokens;
+mod users;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -12,7 +15,18 @@ use crate::service::Page;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     clients::configure(cfg);
-    cfg.service(tokens::flush);
+    cfg.service(tokens::flush)
+        .service(users::list)
+        .service(users::create)
+        .service(users::get_one)
+        .service(users::update)
+        .service(users::remove)
+        .service(authorizations::list)
+        .service(authorizations::remove)
+        .service(authorizations::remove_for)
+        .service(consent::get_request)
+        .service(consent::accept)
+        .service(consent::reject);
 }
 
 /// `limit` and `offset` of a list request.

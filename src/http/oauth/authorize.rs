@@ -42,6 +42,8 @@ pub async fn authorize(
 #[derive(Debug, Deserialize)]
 pub struct ResumeQuery {
     flow: String,
+    /// Present when the external consent app answered.
+    consent_verifier: Option<String>,
 }
 
 /// Where the sign-in page sends the browser back to.
@@ -53,8 +55,20 @@ pub async fn resume(
 ) -> Result<HttpResponse, PageError> {
     let now = time::now();
     let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
-    let flow = query.into_inner().flow;
-    let result =
-        blocking(move || flow::resume(&state.db, &state.settings, &flow, &browser, now)).await?;
+    let ResumeQuery {
+        flow,
+        consent_verifier,
+    } = query.into_inner();
+    let result = blocking(move || {
+        flow::resume(
+            &state.db,
+            &state.settings,
+            &flow,
+            consent_verifier.as_deref(),
+            &browser,
+            now,
+        )
+    })
+    .await?;
     outcome(result)
 }

@@ -19,11 +19,23 @@ struct LoginPage<'a> {
     client_name: Option<&'a str>,
     username: &'a str,
     error: Option<&'a str>,
+    next: Option<&'a str>,
+}
+
+/// Where a plain sign-in may continue to: only this server's own pages, never an
+/// address a link could smuggle in.
+fn safe_next(next: Option<&str>) -> Option<&'static str> {
+    match next {
+        Some("/connections") => Some("/connections"),
+        Some("/logout") => Some("/logout"),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     flow: Option<String>,
+    next: Option<String>,
 }
 
 /// The name of the app a flow belongs to, to say what the sign-in is for.
@@ -64,6 +76,7 @@ pub async fn page(
             client_name: name.as_deref(),
             username: "",
             error: None,
+            next: safe_next(query.next.as_deref()),
         },
     )
 }
@@ -74,6 +87,7 @@ pub struct LoginForm {
     flow: Option<String>,
     username: Option<String>,
     password: Option<String>,
+    next: Option<String>,
 }
 
 /// Checks the credentials. A wrong username and a wrong password read the same, and
@@ -112,6 +126,7 @@ pub async fn submit(
                 client_name: name.as_deref(),
                 username: &username,
                 error: Some("The username or password is incorrect."),
+                next: safe_next(form.next.as_deref()),
             },
         );
     };
@@ -120,7 +135,7 @@ pub async fn submit(
     let old_binding = session.binding()?;
     let new_binding = session.sign_in(&user.id, now)?;
     let Some(flow) = flow else {
-        return Ok(see_other("/"));
+        return Ok(see_other(safe_next(form.next.as_deref()).unwrap_or("/")));
     };
     let st = state.clone();
     let flow_id = flow.clone();

@@ -1,6 +1,7 @@
 //! Server-rendered pages for people: sign-in, consent, sign-out. They work without
 //! JavaScript, carry a CSRF token in every form, and cannot be framed.
 
+mod connections;
 mod consent;
 mod login;
 mod logout;
@@ -21,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::submit)
         .service(consent::page)
         .service(consent::submit)
+        .service(connections::page)
+        .service(connections::revoke)
         .service(logout::page)
         .service(logout::submit)
         .service(logout::rp_logout);
@@ -133,6 +136,7 @@ pub fn outcome(outcome: Outcome) -> Result<HttpResponse, PageError> {
         }
         Outcome::Login { flow } => Ok(see_other(&format!("/login?flow={flow}"))),
         Outcome::Consent { flow } => Ok(see_other(&format!("/consent?flow={flow}"))),
+        Outcome::External(url) => Ok(see_other(&url)),
         Outcome::Respond(response) => respond(response),
     }
 }
