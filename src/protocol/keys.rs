@@ -65,7 +65,10 @@ impl KeyState {
 }
 
 enum Material {
-    Rsa(openidconnect::core::CoreRsaPrivateSigningKey),
+    Rsa {
+        key: Box<ring::signature::RsaKeyPair>,
+        public: CoreJsonWebKey,
+    },
     Es256(p256::ecdsa::SigningKey),
     EdDsa(ed25519_dalek::SigningKey),
 }
@@ -125,10 +128,22 @@ impl SigningKey {
     pub fn load(kid: &str, alg: Algorithm, private_key: &str) -> Result<Self, String> {
         let material = match alg {
             Algorithm::Rs256 => {
-                Material::Rsa(openidconnect::core::CoreRsaPrivateSigningKey::from_pem(
-                    private_key,
+                use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+                use rsa::traits::PublicKeyParts;
+                let parsed =
+                    rsa::RsaPrivateKey::from_pkcs1_pem(private_key).map_err(|e| e.to_string())?;
+                let der = parsed.to_pkcs1_der().map_err(|e| e.to_string())?;
+                let key = ring::signature::RsaKeyPair::from_der(der.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                let public = CoreJsonWebKey::new_rsa(
+                    parsed.n().to_bytes_be(),
+                    parsed.e().to_bytes_be(),
                     Some(JsonWebKeyId::new(kid.to_owned())),
-                )?)
+                );
+                Material::Rsa {
+                    key: Box::new(key),
+                    public,
+                }
             }
             Algorithm::Es256 => {
                 let bytes = hex::decode(private_key).map_err(|e| e.to_string())?;
@@ -177,7 +192,17 @@ impl PrivateSigningKey for SigningKey {
             return Err(SigningError::UnsupportedAlg(format!("{alg:?}")));
         }
         match &self.material {
-            Material::Rsa(key) => key.sign(alg, message),
+            Material::Rsa { key, .. } => {
+                let mut signature = vec![0u8; key.public().modulus_len()];
+                key.sign(
+                    &ring::signature::RSA_PKCS1_SHA256,
+                    &ring::rand::SystemRandom::new(),
+                    message,
+                    &mut signature,
+                )
+                .map_err(|_| SigningError::CryptoError)?;
+                Ok(signature)
+            }
             Material::Es256(key) => {
                 use p256::ecdsa::signature::Signer;
                 let signature: p256::ecdsa::Signature = key.sign(message);
@@ -193,7 +218,7 @@ impl PrivateSigningKey for SigningKey {
     fn as_verification_key(&self) -> CoreJsonWebKey {
         let kid = Some(JsonWebKeyId::new(self.kid.clone()));
         match &self.material {
-            Material::Rsa(key) => key.as_verification_key(),
+            Material::Rsa { public, .. } => public.clone(),
             Material::Es256(key) => {
                 let point = key.verifying_key().to_sec1_point(false);
                 let bytes = point.as_bytes();
@@ -217,7 +242,7 @@ mod tests {
     #[test]
     fn every_algorithm_signs_a_jwt_its_public_key_verifies() {
         use openidconnect::JsonWebKey;
-        for alg in [Algorithm::Es256, Algorithm::EdDsa] {
+        for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
             let key = SigningKey::load("k1", alg, &generate(alg).unwrap()).unwrap();
             let jwt = key
                 .sign_jwt("JWT", &serde_json::json!({ "sub": "x" }))

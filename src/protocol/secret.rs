@@ -43,8 +43,45 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// argon2id needs 19 MiB and one core per computation. Running more at once than there
+/// are cores adds no throughput, only memory (hundreds of concurrent sign-ins would take
+/// gigabytes), so computations queue here for a core.
+struct CoreGate {
+    busy: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    limit: usize,
+}
+
+static GATE: std::sync::OnceLock<CoreGate> = std::sync::OnceLock::new();
+
+fn with_core<T>(f: impl FnOnce() -> T) -> T {
+    let gate = GATE.get_or_init(|| CoreGate {
+        busy: std::sync::Mutex::new(0),
+        freed: std::sync::Condvar::new(),
+        limit: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+    });
+    {
+        let mut busy = gate.busy.lock().unwrap_or_else(|e| e.into_inner());
+        while *busy >= gate.limit {
+            busy = gate.freed.wait(busy).unwrap_or_else(|e| e.into_inner());
+        }
+        *busy += 1;
+    }
+    let result = f();
+    let mut busy = gate.busy.lock().unwrap_or_else(|e| e.into_inner());
+    *busy -= 1;
+    gate.freed.notify_one();
+    result
+}
+
 /// A PHC-format argon2id hash with a random salt and the crate's recommended cost.
 pub fn hash_secret(secret: &str) -> Result<String, String> {
+    with_core(|| hash_secret_now(secret))
+}
+
+fn hash_secret_now(secret: &str) -> Result<String, String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
@@ -54,6 +91,10 @@ pub fn hash_secret(secret: &str) -> Result<String, String> {
 
 /// Checks a secret against a stored PHC hash. Comparison inside argon2 is constant-time.
 pub fn verify_secret(secret: &str, stored_hash: &str) -> bool {
+    with_core(|| verify_secret_now(secret, stored_hash))
+}
+
+fn verify_secret_now(secret: &str, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => Argon2::default()
             .verify_password(secret.as_bytes(), &parsed)

@@ -1,6 +1,7 @@
 //! The user grants of the token endpoint: authorization code (RFC 6749 §4.1.3, RFC 7636
 //! §4.6), refresh with rotation (RFC 9700 §4.14.2) and resource owner password (§4.3).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aes_gcm::aead::{Aead, KeyInit};
@@ -19,6 +20,7 @@ use crate::protocol::client::{Client, GrantType, TokenFormat};
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::grant::allowed_scope;
+use crate::protocol::keys::SigningKey;
 use crate::protocol::pkce;
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
@@ -43,7 +45,6 @@ struct Issue<'a> {
     client: &'a Client,
     user: &'a UserRecord,
     scope: &'a ScopeSet,
-    grant_id: &'a str,
     family_id: &'a str,
     auth_time: Timestamp,
     nonce: Option<&'a str>,
@@ -55,26 +56,27 @@ impl Issuer<'_> {
         d.as_secs() as i64
     }
 
-    /// Creates the tokens in `conn` (the caller's transaction) and returns the response.
-    fn issue(
+    /// The signing key, loaded before a transaction begins: a transaction holds its
+    /// pooled connection, and asking the pool for a second one inside it can exhaust the
+    /// pool under load.
+    fn key(&self) -> Result<Arc<SigningKey>> {
+        self.signer.current(self.db)
+    }
+
+    /// Makes the tokens (and signs what needs signing) without touching the database, so
+    /// that no write transaction waits on a signature.
+    fn prepare(
         &self,
-        conn: &mut DbConnection,
         what: &Issue<'_>,
+        signing_key: &Arc<SigningKey>,
         now: Timestamp,
     ) -> Result<TokenResponse> {
         let s = self.settings;
         let scope_text = what.scope.to_string();
         let access_ttl = Self::ttl(s.access_token_ttl);
-        let needs_key =
-            what.client.access_token_format == TokenFormat::Jwt || what.scope.contains("openid");
-        let key = if needs_key {
-            Some(self.signer.current(self.db)?)
-        } else {
-            None
-        };
-        let access_token = match (&key, what.client.access_token_format) {
-            (Some(key), TokenFormat::Jwt) => claims::access_token_jwt(
-                key,
+        let access_token = match what.client.access_token_format {
+            TokenFormat::Jwt => claims::access_token_jwt(
+                signing_key,
                 &AccessTokenJwt {
                     issuer: &s.issuer,
                     client_id: &what.client.id,
@@ -86,37 +88,15 @@ impl Issuer<'_> {
                 },
             )
             .map_err(Error::internal_msg)?,
-            _ => secret::new_token(ACCESS_TOKEN_PREFIX),
+            TokenFormat::Opaque => secret::new_token(ACCESS_TOKEN_PREFIX),
         };
-        let store_token = |conn: &mut DbConnection, token: &str, kind: &str, ttl: i64| {
-            store::insert(
-                conn,
-                &NewToken {
-                    hash: &secret::token_hash(token),
-                    kind,
-                    client_id: &what.client.id,
-                    user_id: Some(&what.user.id),
-                    grant_id: Some(what.grant_id),
-                    family_id: Some(what.family_id),
-                    scope: &scope_text,
-                    issued_at: now,
-                    expires_at: now + ttl,
-                    auth_time: Some(what.auth_time),
-                },
-            )
-        };
-        store_token(conn, &access_token, ACCESS, access_ttl)?;
-        let refresh_token = if what.refresh {
-            let token = secret::new_token(REFRESH_TOKEN_PREFIX);
-            store_token(conn, &token, REFRESH, Self::ttl(s.refresh_token_ttl))?;
-            Some(token)
-        } else {
-            None
-        };
-        let id_token = match &key {
-            Some(key) if what.scope.contains("openid") => Some(
+        let refresh_token = what
+            .refresh
+            .then(|| secret::new_token(REFRESH_TOKEN_PREFIX));
+        let id_token = if what.scope.contains("openid") {
+            Some(
                 claims::id_token(
-                    key,
+                    signing_key,
                     &IdTokenInput {
                         issuer: &s.issuer,
                         client_id: &what.client.id,
@@ -130,10 +110,10 @@ impl Issuer<'_> {
                     },
                 )
                 .map_err(Error::internal_msg)?,
-            ),
-            _ => None,
+            )
+        } else {
+            None
         };
-        grants::touch(conn, what.grant_id, now)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer".into(),
@@ -142,6 +122,43 @@ impl Issuer<'_> {
             refresh_token,
             id_token,
         })
+    }
+
+    /// Stores prepared tokens under `grant_id`, in the caller's transaction.
+    fn persist(
+        &self,
+        conn: &mut DbConnection,
+        what: &Issue<'_>,
+        grant_id: &str,
+        response: &TokenResponse,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut store_token = |token: &str, kind: &str, ttl: Duration| {
+            store::insert(
+                conn,
+                &NewToken {
+                    hash: &secret::token_hash(token),
+                    kind,
+                    client_id: &what.client.id,
+                    user_id: Some(&what.user.id),
+                    grant_id: Some(grant_id),
+                    family_id: Some(what.family_id),
+                    scope: &response.scope,
+                    issued_at: now,
+                    expires_at: now + Self::ttl(ttl),
+                    auth_time: Some(what.auth_time),
+                },
+            )
+        };
+        store_token(
+            &response.access_token,
+            ACCESS,
+            self.settings.access_token_ttl,
+        )?;
+        if let Some(refresh) = &response.refresh_token {
+            store_token(refresh, REFRESH, self.settings.refresh_token_ttl)?;
+        }
+        grants::touch(conn, grant_id, now)
     }
 
     /// Exchanges an authorization code. A second use of a code fails and revokes what the
@@ -162,71 +179,76 @@ impl Issuer<'_> {
             ));
         }
         let hash = secret::token_hash(code);
-        // The outer result fails (and rolls back) on errors; the inner one is a refusal
-        // whose side effects (revoking a replayed code's tokens) must be committed.
-        write(&mut *self.db.conn()?, |conn| {
-            let row =
-                codes::find(conn, &hash)?.ok_or_else(|| invalid_grant("the code is invalid"))?;
-            if row.client_id != client.id {
-                return Err(invalid_grant("the code was issued to another client"));
-            }
-            if row.used_at.is_some() {
-                store::revoke_family(conn, &row.family_id, now)?;
-                return Ok(Err(invalid_grant(
-                    "the code was already used; tokens issued for it are revoked",
-                )));
-            }
-            if row.expires_at <= now {
-                return Err(invalid_grant("the code has expired"));
-            }
-            if redirect_uri.is_some_and(|uri| uri != row.redirect_uri) {
+        let key = self.key()?;
+        let mut conn = self.db.conn()?;
+        let row =
+            codes::find(&mut conn, &hash)?.ok_or_else(|| invalid_grant("the code is invalid"))?;
+        if row.client_id != client.id {
+            return Err(invalid_grant("the code was issued to another client"));
+        }
+        if row.used_at.is_some() {
+            store::revoke_family(&mut conn, &row.family_id, now)?;
+            return Err(invalid_grant(
+                "the code was already used; tokens issued for it are revoked",
+            ));
+        }
+        if row.expires_at <= now {
+            return Err(invalid_grant("the code has expired"));
+        }
+        if redirect_uri.is_some_and(|uri| uri != row.redirect_uri) {
+            return Err(invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        match (&row.code_challenge, code_verifier) {
+            (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
+            (Some(_), Some(_)) => {
                 return Err(invalid_grant(
-                    "redirect_uri differs from the authorization request",
-                ));
+                    "code_verifier does not match the code_challenge",
+                ))
             }
-            match (&row.code_challenge, code_verifier) {
-                (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
-                (Some(_), Some(_)) => {
-                    return Err(invalid_grant(
-                        "code_verifier does not match the code_challenge",
-                    ))
-                }
-                (Some(_), None) => {
-                    return Err(Error::OAuth(OAuthError::invalid_request(
-                        "code_verifier is required",
-                    )))
-                }
-                (None, Some(_)) => {
-                    return Err(invalid_grant(
-                        "code_verifier given but the request had no code_challenge",
-                    ))
-                }
-                (None, None) => {}
+            (Some(_), None) => {
+                return Err(Error::OAuth(OAuthError::invalid_request(
+                    "code_verifier is required",
+                )))
             }
+            (None, Some(_)) => {
+                return Err(invalid_grant(
+                    "code_verifier given but the request had no code_challenge",
+                ))
+            }
+            (None, None) => {}
+        }
+        let user = users::find_by_id(&mut conn, &row.user_id)?
+            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
+        let what = Issue {
+            client: &client,
+            user: &user,
+            scope: &scope,
+            family_id: &row.family_id,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            refresh: scope.contains("offline_access")
+                && client.allows_grant(GrantType::RefreshToken),
+        };
+        let response = self.prepare(&what, &key, now)?;
+        // Consuming the code and storing its tokens is one transaction: whoever consumes
+        // first wins, and a concurrent second exchange counts as a replay.
+        let issued = write(&mut conn, |conn| {
             if !codes::consume(conn, &hash, now)? {
-                return Err(invalid_grant("the code was already used"));
+                return Ok(false);
             }
-            let user = users::find_by_id(conn, &row.user_id)?
-                .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-            let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
-            let refresh =
-                scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
-            self.issue(
-                conn,
-                &Issue {
-                    client: &client,
-                    user: &user,
-                    scope: &scope,
-                    grant_id: &row.grant_id,
-                    family_id: &row.family_id,
-                    auth_time: row.auth_time,
-                    nonce: row.nonce.as_deref(),
-                    refresh,
-                },
-                now,
-            )
-            .map(Ok)
-        })?
+            self.persist(conn, &what, &row.grant_id, &response, now)?;
+            Ok(true)
+        })?;
+        if !issued {
+            store::revoke_family(&mut conn, &row.family_id, now)?;
+            return Err(invalid_grant(
+                "the code was already used; tokens issued for it are revoked",
+            ));
+        }
+        Ok(response)
     }
 
     /// Redeems a refresh token for a new pair. The old token is spent; presenting it again
@@ -246,87 +268,83 @@ impl Issuer<'_> {
             ));
         }
         let hash = secret::token_hash(refresh_token);
-        // A concurrent redemption can win the race between our read and our update; the
-        // second attempt then finds the successor it stored.
+        let key = self.key()?;
+        let mut conn = self.db.conn()?;
+        // A concurrent redemption can win between our read and our update; the next
+        // attempt then finds the successor it stored (the grace window).
         for _ in 0..3 {
-            let attempt = write(&mut *self.db.conn()?, |conn| {
-                let record = store::find(conn, &hash)?
-                    .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
-                let t = &record.token;
-                if t.kind != REFRESH || t.client_id != client.id {
-                    return Err(invalid_grant("the refresh token is invalid"));
-                }
-                if t.revoked_at.is_some() || t.expires_at <= now {
-                    return Err(invalid_grant("the refresh token is expired or revoked"));
-                }
-                if let Some(rotated_at) = t.rotated_at {
-                    if now - rotated_at <= self.settings.refresh_grace.as_secs() as i64 {
-                        if let Some(response) = t
-                            .successor
-                            .as_deref()
-                            .and_then(|s| open_successor(refresh_token, s))
-                        {
-                            return Ok(Ok(response));
-                        }
+            let record = store::find(&mut conn, &hash)?
+                .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
+            let t = &record.token;
+            if t.kind != REFRESH || t.client_id != client.id {
+                return Err(invalid_grant("the refresh token is invalid"));
+            }
+            if t.revoked_at.is_some() || t.expires_at <= now {
+                return Err(invalid_grant("the refresh token is expired or revoked"));
+            }
+            if let Some(rotated_at) = t.rotated_at {
+                if now - rotated_at <= self.settings.refresh_grace.as_secs() as i64 {
+                    if let Some(response) = t
+                        .successor
+                        .as_deref()
+                        .and_then(|s| open_successor(refresh_token, s))
+                    {
+                        return Ok(response);
                     }
-                    if let Some(family) = &t.family_id {
-                        store::revoke_family(conn, family, now)?;
-                    }
-                    return Ok(Err(invalid_grant(
-                        "the refresh token was already used; its family is revoked",
-                    )));
                 }
-                let granted = ScopeSet::parse(&t.scope).map_err(Error::internal_msg)?;
-                let scope = match requested_scope {
-                    None => granted.clone(),
-                    Some(text) => {
-                        let requested = ScopeSet::parse(text)
-                            .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
-                        if !requested.is_subset(&granted) {
-                            return Err(Error::OAuth(OAuthError::invalid_scope(
-                                "a refresh may only narrow the scope",
-                            )));
-                        }
-                        requested
-                    }
-                };
-                let user_id = t
-                    .user_id
-                    .clone()
-                    .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
-                let user = users::find_by_id(conn, &user_id)?
-                    .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-                let family = t
-                    .family_id
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-                let grant_id = t.grant_id.clone().unwrap_or_default();
-                let response = self.issue(
-                    conn,
-                    &Issue {
-                        client: &client,
-                        user: &user,
-                        scope: &scope,
-                        grant_id: &grant_id,
-                        family_id: &family,
-                        auth_time: t.auth_time.unwrap_or(t.issued_at),
-                        nonce: None,
-                        // The refresh keeps the original grant's offline access.
-                        refresh: true,
-                    },
-                    now,
-                )?;
-                let sealed = seal_successor(refresh_token, &response)?;
-                if store::mark_rotated(conn, &hash, &sealed, now)? {
-                    Ok(Ok(response))
-                } else {
-                    Err(Error::Conflict("lost the rotation race".into()))
+                if let Some(family) = &t.family_id {
+                    store::revoke_family(&mut conn, family, now)?;
                 }
-            });
-            match attempt {
-                Ok(outcome) => return outcome,
-                Err(Error::Conflict(_)) => continue,
-                Err(e) => return Err(e),
+                return Err(invalid_grant(
+                    "the refresh token was already used; its family is revoked",
+                ));
+            }
+            let granted = ScopeSet::parse(&t.scope).map_err(Error::internal_msg)?;
+            let scope = match requested_scope {
+                None => granted.clone(),
+                Some(text) => {
+                    let requested = ScopeSet::parse(text)
+                        .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
+                    if !requested.is_subset(&granted) {
+                        return Err(Error::OAuth(OAuthError::invalid_scope(
+                            "a refresh may only narrow the scope",
+                        )));
+                    }
+                    requested
+                }
+            };
+            let user_id = t
+                .user_id
+                .clone()
+                .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
+            let user = users::find_by_id(&mut conn, &user_id)?
+                .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+            let family = t
+                .family_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let grant_id = t.grant_id.clone().unwrap_or_default();
+            let what = Issue {
+                client: &client,
+                user: &user,
+                scope: &scope,
+                family_id: &family,
+                auth_time: t.auth_time.unwrap_or(t.issued_at),
+                nonce: None,
+                // The refresh keeps the original grant's offline access.
+                refresh: true,
+            };
+            let response = self.prepare(&what, &key, now)?;
+            let sealed = seal_successor(refresh_token, &response)?;
+            let rotated = write(&mut conn, |conn| {
+                if !store::mark_rotated(conn, &hash, &sealed, now)? {
+                    return Ok(false);
+                }
+                self.persist(conn, &what, &grant_id, &response, now)?;
+                Ok(true)
+            })?;
+            if rotated {
+                return Ok(response);
             }
         }
         Err(invalid_grant("the refresh token could not be redeemed"))
@@ -356,6 +374,18 @@ impl Issuer<'_> {
             .ok_or_else(|| invalid_grant("the username or password is wrong"))?;
         let refresh =
             scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
+        let key = self.key()?;
+        let family = uuid::Uuid::new_v4().to_string();
+        let what = Issue {
+            client: &client,
+            user: &user,
+            scope: &scope,
+            family_id: &family,
+            auth_time: now,
+            nonce: None,
+            refresh,
+        };
+        let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {
             let grant_id = grants::upsert(
                 conn,
@@ -366,21 +396,9 @@ impl Issuer<'_> {
                 now,
                 now,
             )?;
-            self.issue(
-                conn,
-                &Issue {
-                    client: &client,
-                    user: &user,
-                    scope: &scope,
-                    grant_id: &grant_id,
-                    family_id: &uuid::Uuid::new_v4().to_string(),
-                    auth_time: now,
-                    nonce: None,
-                    refresh,
-                },
-                now,
-            )
-        })
+            self.persist(conn, &what, &grant_id, &response, now)
+        })?;
+        Ok(response)
     }
 }
 
@@ -441,11 +459,22 @@ impl Issuer<'_> {
         auth_time: Timestamp,
         now: Timestamp,
     ) -> Result<TokenResponse> {
+        let key = self.key()?;
+        let user = users::find_by_id(&mut *self.db.conn()?, user_id)?
+            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let family = uuid::Uuid::new_v4().to_string();
+        let what = Issue {
+            client,
+            user: &user,
+            scope,
+            family_id: &family,
+            auth_time,
+            nonce: None,
+            refresh: false,
+        };
+        let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {
-            let user = users::find_by_id(conn, user_id)?
-                .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-            let grant = grants::find(conn, user_id, &client.id)?;
-            let grant_id = match grant {
+            let grant_id = match grants::find(conn, user_id, &client.id)? {
                 Some(g) => g.id,
                 None => grants::upsert(
                     conn,
@@ -457,20 +486,8 @@ impl Issuer<'_> {
                     now,
                 )?,
             };
-            self.issue(
-                conn,
-                &Issue {
-                    client,
-                    user: &user,
-                    scope,
-                    grant_id: &grant_id,
-                    family_id: &uuid::Uuid::new_v4().to_string(),
-                    auth_time,
-                    nonce: None,
-                    refresh: false,
-                },
-                now,
-            )
-        })
+            self.persist(conn, &what, &grant_id, &response, now)
+        })?;
+        Ok(response)
     }
 }

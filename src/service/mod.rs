@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod credentials;
 pub mod grants;
 pub mod issue;
 pub mod keys;

@@ -42,7 +42,14 @@ pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<C
             let confidential = stored.client.client_type == ClientType::Confidential
                 && stored.client.auth_method != AuthMethod::None;
             match stored.secret_hash.as_deref() {
-                Some(hash) if confidential && secret::verify_secret(secret, hash) => {
+                Some(hash)
+                    if confidential
+                        && super::credentials::verify_client_secret(
+                            &stored.client.id,
+                            secret,
+                            hash,
+                        ) =>
+                {
                     Ok(stored.client)
                 }
                 _ => Err(failed()),
