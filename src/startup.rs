@@ -62,6 +62,7 @@ impl Application {
             n => n,
         };
         let key = crate::http::session::cookie_key(&state.cookie_key)?;
+        let blocking_threads = state.db.pool_size() as usize;
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
@@ -97,6 +98,9 @@ impl Application {
             .wrap(from_fn(middleware::observe))
         })
         .workers(workers)
+        // Blocking work waits for a database connection anyway; more threads than
+        // connections only add memory (each keeps its own allocator arena).
+        .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
         Ok(Self { port, server })

@@ -95,21 +95,23 @@ fn issue_access_token(
     let token = secret::new_token(ACCESS_TOKEN_PREFIX);
     let hash = secret::token_hash(&token);
     let scope = scope.to_string();
-    store::insert(
-        &mut *db.conn()?,
-        &NewToken {
-            hash: &hash,
-            kind: ACCESS,
-            client_id: &client.id,
-            user_id,
-            grant_id: None,
-            family_id: None,
-            scope: &scope,
-            issued_at: now,
-            expires_at: now + ttl.as_secs() as i64,
-            auth_time: None,
-        },
-    )?;
+    crate::storage::write(&mut *db.conn()?, |conn| {
+        store::insert(
+            conn,
+            &NewToken {
+                hash: &hash,
+                kind: ACCESS,
+                client_id: &client.id,
+                user_id,
+                grant_id: None,
+                family_id: None,
+                scope: &scope,
+                issued_at: now,
+                expires_at: now + ttl.as_secs() as i64,
+                auth_time: None,
+            },
+        )
+    })?;
     Ok(TokenResponse {
         access_token: token,
         token_type: "Bearer".into(),

@@ -59,6 +59,10 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
+    pub fn pool_size(&self) -> u32 {
+        self.pool.max_size()
+    }
+
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -86,6 +90,8 @@ impl Db {
     }
 }
 
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a write transaction. On SQLite the transaction is begun IMMEDIATE, so that
 /// concurrent writers queue on the busy timeout instead of failing when a read
 /// transaction tries to upgrade to a write.
@@ -97,6 +103,9 @@ pub fn write<T>(
     match conn {
         DbConnection::Postgres(_) => conn.transaction(f),
         DbConnection::Sqlite(inner) => {
+            // SQLite has one writer at a time. Queueing writers of this process here is
+            // cheaper than letting SQLite's busy handler put them to sleep and retry.
+            let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             let result = f(conn);
             let DbConnection::Sqlite(inner) = conn else {
