@@ -19,6 +19,20 @@ pub fn to_rfc3339(ts: Timestamp) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// A timestamp for people: "23 Nov 2026, 14:46 UTC".
+pub fn human(ts: Timestamp) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|t| t.format("%-d %b %Y, %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// [`human`] for an RFC 3339 string; the string itself if it does not parse.
+pub fn human_rfc3339(text: &str) -> String {
+    parse_rfc3339(text)
+        .map(human)
+        .unwrap_or_else(|_| text.to_owned())
+}
+
 pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
     let t = humantime::parse_rfc3339_weak(text)
         .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))?;
@@ -39,5 +53,6 @@ mod tests {
             1_795_435_200
         );
         assert!(parse_rfc3339("yesterday").is_err());
+        assert_eq!(human(1_795_435_200), "23 Nov 2026, 12:00 UTC");
     }
 }

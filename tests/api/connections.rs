@@ -484,6 +484,13 @@ async fn the_connections_page_lists_apps_and_admins_see_every_grant(backend: Bac
         "{html}"
     );
     assert!(html.contains(">Revoke access</button>"));
+    let year = chrono::Utc::now().format("%Y").to_string();
+    assert!(
+        html.contains("First granted ")
+            && html.contains(&format!("{year}, "))
+            && html.contains(" UTC"),
+        "{html}"
+    );
     assert!(!html.contains("All grants"), "ann is not an admin");
 
     // A forged revoke without the CSRF token changes nothing.

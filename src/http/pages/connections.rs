@@ -15,10 +15,17 @@ use crate::service::{users, Page};
 struct ConnectionsPage<'a> {
     csrf_token: &'a str,
     username: &'a str,
-    connections: Vec<Connection>,
+    connections: Vec<Row>,
     notice: Option<&'a str>,
     /// Every grant, read-only, for admins.
     all_grants: Option<Vec<AuthorizationView>>,
+}
+
+/// A connection with its times written for people.
+struct Row {
+    c: Connection,
+    first_granted: String,
+    last_used: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,7 +73,14 @@ pub async fn page(
         &ConnectionsPage {
             csrf_token: &csrf,
             username: &record.username,
-            connections,
+            connections: connections
+                .into_iter()
+                .map(|c| Row {
+                    first_granted: time::human_rfc3339(&c.created_at),
+                    last_used: time::human_rfc3339(&c.last_used),
+                    c,
+                })
+                .collect(),
             notice,
             all_grants: all,
         },
