@@ -81,6 +81,16 @@ fn query_error(err: QueryPayloadError) -> Error {
     }
 }
 
+/// A JSON body that may be left out: empty means the type's default; anything else must
+/// parse, so a malformed answer is refused rather than read as "no preference".
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Error> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))
+}
+
 /// The raw `Authorization` header, if it is valid text.
 pub fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers()

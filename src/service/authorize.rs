@@ -528,20 +528,40 @@ pub fn consent_request_view(
     })
 }
 
+/// The consent app's decision on a challenge.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Allow `grant_scope` (default: everything requested); `remember` skips asking next time.
+    Accept {
+        grant_scope: Option<Vec<String>>,
+        remember: bool,
+    },
+    /// Refuse with an OAuth error code (default `access_denied`).
+    Reject {
+        error: Option<String>,
+        error_description: Option<String>,
+    },
+}
+
 /// Records the consent app's decision and returns where to send the browser.
-#[allow(clippy::too_many_arguments)]
 pub fn answer_challenge(
     db: &Db,
     issuer: &str,
     challenge: &str,
-    accept: bool,
-    grant_scope: Option<Vec<String>>,
-    remember: bool,
-    error: Option<String>,
-    error_description: Option<String>,
+    decision: Decision,
     now: Timestamp,
 ) -> Result<String> {
     let (flow, req) = pending(db, challenge, now)?;
+    let (accept, grant_scope, remember, error, error_description) = match decision {
+        Decision::Accept {
+            grant_scope,
+            remember,
+        } => (true, grant_scope, remember, None, None),
+        Decision::Reject {
+            error,
+            error_description,
+        } => (false, None, false, error, error_description),
+    };
     let requested = req.scope_set();
     let grant_scope = match grant_scope {
         None => requested.clone(),

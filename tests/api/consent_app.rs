@@ -278,6 +278,23 @@ async fn replayed_expired_and_wrong_answers_are_refused(backend: Backend) {
     .await
     .unwrap();
     assert_error(r, 400, "invalid_request").await;
+    // A malformed answer is refused, not read as "accept everything".
+    let r = put(
+        challenge.clone(),
+        "accept",
+        json!({ "grant_scope": "openid" }),
+    )
+    .await
+    .unwrap();
+    assert_error(r, 400, "invalid_request").await;
+    let r = put(
+        challenge.clone(),
+        "accept",
+        json!({ "remember": true, "scope": ["openid"] }),
+    )
+    .await
+    .unwrap();
+    assert_error(r, 400, "invalid_request").await;
     let r = put(challenge.clone(), "reject", json!({ "error": "<script>" }))
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::http::error::ErrorBody;
-use crate::http::extract::Bearer;
+use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service::authorize::{self, ConsentRequestView};
@@ -70,25 +70,15 @@ pub async fn accept(
     state: State,
     bearer: Bearer,
     challenge: web::Path<String>,
-    body: Option<web::Json<AcceptRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
-    let redirect_to = blocking(move || {
-        authorize::answer_challenge(
-            &state.db,
-            &state.settings.issuer,
-            &challenge,
-            true,
-            body.grant_scope,
-            body.remember,
-            None,
-            None,
-            time::now(),
-        )
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(RedirectTo { redirect_to }))
+    let body: AcceptRequest = optional_json(&body)?;
+    let decision = authorize::Decision::Accept {
+        grant_scope: body.grant_scope,
+        remember: body.remember,
+    };
+    answer(state, challenge.into_inner(), decision).await
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -116,20 +106,28 @@ pub async fn reject(
     state: State,
     bearer: Bearer,
     challenge: web::Path<String>,
-    body: Option<web::Json<RejectRequest>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body = body.map(|b| b.into_inner()).unwrap_or_default();
+    let body: RejectRequest = optional_json(&body)?;
+    let decision = authorize::Decision::Reject {
+        error: body.error,
+        error_description: body.error_description,
+    };
+    answer(state, challenge.into_inner(), decision).await
+}
+
+async fn answer(
+    state: State,
+    challenge: String,
+    decision: authorize::Decision,
+) -> Result<HttpResponse> {
     let redirect_to = blocking(move || {
         authorize::answer_challenge(
             &state.db,
             &state.settings.issuer,
             &challenge,
-            false,
-            None,
-            false,
-            body.error,
-            body.error_description,
+            decision,
             time::now(),
         )
     })

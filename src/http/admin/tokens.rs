@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
-use crate::http::extract::Bearer;
+use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service::tokens;
@@ -33,12 +33,7 @@ pub struct FlushResponse {
 #[post("/admin/tokens/flush")]
 pub async fn flush(state: State, bearer: Bearer, body: web::Bytes) -> Result<HttpResponse> {
     bearer.require("tokens:flush")?;
-    let request: FlushRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        FlushRequest::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))?
-    };
+    let request: FlushRequest = optional_json(&body)?;
     let before = match request.not_after.as_deref() {
         Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
         None => time::now(),
