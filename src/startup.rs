@@ -63,6 +63,7 @@ impl Application {
         };
         let key = crate::http::session::cookie_key(&state.cookie_key)?;
         let blocking_threads = state.db.pool_size() as usize;
+        spawn_sweeper(state.db.clone());
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
@@ -112,6 +113,32 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// How often each node removes expired tokens, codes and sign-in requests. Deletes go in
+/// small batches, so a sweep never holds the write lock for long.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// A background thread (the work is blocking) that keeps storage bounded.
+fn spawn_sweeper(db: crate::storage::Db) {
+    let spawned = std::thread::Builder::new()
+        .name("portcullis-sweeper".into())
+        .spawn(move || loop {
+            std::thread::sleep(SWEEP_EVERY);
+            match crate::service::tokens::flush(&db, crate::protocol::time::now()) {
+                Ok(f) if f.deleted + f.codes_deleted + f.flows_deleted > 0 => tracing::info!(
+                    tokens = f.deleted,
+                    codes = f.codes_deleted,
+                    flows = f.flows_deleted,
+                    "removed expired records"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweeping expired records failed; will retry"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "could not start the sweeper; run `portcullis tokens flush` periodically");
     }
 }
 

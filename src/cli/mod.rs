@@ -69,7 +69,8 @@ enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokensCommand {
-    /// Delete tokens that expired or were revoked before a moment (default: now).
+    /// Delete tokens that expired or were revoked before a moment (default: now), and
+    /// authorization codes and sign-in requests that expired before it.
     Flush {
         /// RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z.
         #[arg(long, value_name = "RFC3339")]
@@ -160,8 +161,7 @@ fn flush(db: &Db, before: Option<&str>) -> Result<(), Error> {
         Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
         None => time::now(),
     };
-    let deleted = service::tokens::flush(db, before)?;
-    print_json(&serde_json::json!({ "deleted": deleted }))
+    print_json(&service::tokens::flush(db, before)?)
 }
 
 fn keys(db: &Db, command: KeysCommand) -> Result<(), Error> {

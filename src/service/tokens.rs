@@ -275,7 +275,24 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
 /// long enough to delay token requests noticeably.
 pub const FLUSH_BATCH: i64 = 1000;
 
-/// Deletes tokens that expired or were revoked before `before`.
-pub fn flush(db: &Db, before: Timestamp) -> Result<u64> {
-    store::flush(&mut *db.conn()?, before, FLUSH_BATCH)
+/// What a flush removed.
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
+pub struct Flushed {
+    /// Tokens that expired or were revoked before the cut-off.
+    pub deleted: u64,
+    /// Authorization codes that expired before it, used or not.
+    pub codes_deleted: u64,
+    /// Sign-in and consent requests that expired before it.
+    pub flows_deleted: u64,
+}
+
+/// Deletes tokens that expired or were revoked before `before`, and codes and pending
+/// sign-in requests that expired before it, in batches.
+pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
+    let mut conn = db.conn()?;
+    Ok(Flushed {
+        deleted: store::flush(&mut conn, before, FLUSH_BATCH)?,
+        codes_deleted: crate::storage::codes::delete_expired(&mut conn, before)? as u64,
+        flows_deleted: crate::storage::flows::delete_expired(&mut conn, before)? as u64,
+    })
 }

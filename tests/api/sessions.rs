@@ -443,7 +443,84 @@ async fn the_password_grant_is_only_for_clients_that_list_it(backend: Backend) {
     assert_error(r, 429, "too_many_requests").await;
 }
 
+async fn flush_also_removes_expired_codes_and_sign_in_requests(backend: Backend) {
+    let f = fixture(backend).await;
+    // A sign-in request left waiting, and a code never exchanged.
+    let waiting = Browser::new(&f.app);
+    let started = start(&f.rp, &[], &[]);
+    waiting.http.get(started.url.as_str()).send().await.unwrap();
+    let started = start(&f.rp, &[], &[]);
+    let landing = f
+        .browser
+        .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
+        .await
+        .redirect();
+    let code = Landing::param(&landing, "code").unwrap();
+
+    let flusher = f.app.admin_token("tokens:flush").await;
+    let body = json(
+        f.app
+            .http
+            .post(f.app.url("/admin/tokens/flush"))
+            .bearer_auth(&flusher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (
+            body["codes_deleted"].as_u64(),
+            body["flows_deleted"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "nothing has expired yet"
+    );
+
+    {
+        use diesel::prelude::*;
+        use portcullis::storage::schema::{auth_codes, auth_flows};
+        let past = portcullis::protocol::time::now() - 10;
+        let mut conn = f.app.db.conn().unwrap();
+        diesel::update(auth_codes::table)
+            .set(auth_codes::expires_at.eq(past))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::update(auth_flows::table)
+            .set(auth_flows::expires_at.eq(past))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let body = json(
+        f.app
+            .http
+            .post(f.app.url("/admin/tokens/flush"))
+            .bearer_auth(&flusher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(body["codes_deleted"].as_u64().unwrap() >= 1, "{body}");
+    assert!(body["flows_deleted"].as_u64().unwrap() >= 1, "{body}");
+    let r = f
+        .app
+        .http
+        .post(f.app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", started.verifier.secret().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_grant").await;
+}
+
 on_both_backends!(
+    flush_also_removes_expired_codes_and_sign_in_requests,
     the_sign_in_page_is_safe_and_says_little_on_failure,
     repeated_failures_are_throttled_for_that_account_only,
     rp_initiated_logout_returns_to_a_registered_uri_only,

@@ -1,5 +1,5 @@
 use actix_web::{post, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
@@ -15,17 +15,12 @@ pub struct FlushRequest {
     pub not_after: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct FlushResponse {
-    pub deleted: u64,
-}
-
-/// Delete expired and revoked tokens.
+/// Delete expired and revoked tokens, and expired codes and sign-in requests.
 #[utoipa::path(
     tag = "admin",
     request_body(content = Option<FlushRequest>, content_type = "application/json"),
     responses(
-        (status = 200, description = "How many tokens were deleted", body = FlushResponse),
+        (status = 200, description = "How many tokens were deleted", body = tokens::Flushed),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     ),
     security(("bearer" = ["tokens:flush"]))
@@ -38,6 +33,6 @@ pub async fn flush(state: State, bearer: Bearer, body: web::Bytes) -> Result<Htt
         Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
         None => time::now(),
     };
-    let deleted = blocking(move || tokens::flush(&state.db, before)).await?;
-    Ok(HttpResponse::Ok().json(FlushResponse { deleted }))
+    let flushed = blocking(move || tokens::flush(&state.db, before)).await?;
+    Ok(HttpResponse::Ok().json(flushed))
 }
