@@ -16,6 +16,8 @@ p.add_argument("--duration", required=True)
 p.add_argument("--connections", required=True)
 p.add_argument("--runs", required=True)
 p.add_argument("--peer", help="the peer's JSON lines, if it was run")
+p.add_argument("--peer-startup-ms", type=float)
+p.add_argument("--peer-idle-rss-kb", type=float)
 p.add_argument("--out", required=True)
 a = p.parse_args()
 
@@ -64,9 +66,13 @@ lines += [
     "",
     f"- argon2id verifications/s on all cores (the bound for password sign-in): {a.argon2_per_s:.0f}"
     + (f"; password sign-in reaches {100 * pw['ops_per_s'] / a.argon2_per_s:.0f} % of it" if pw else ""),
-    f"- start-up to `/health/ready` on an existing database: {a.startup_ms:.0f} ms",
-    f"- RSS idle: {a.idle_rss_kb / 1024:.1f} MiB; after load: {a.max_rss_kb / 1024:.1f} MiB",
+    f"- start-up to `/health/ready` on an existing database: {a.startup_ms:.0f} ms"
+    + (f" (peer: {a.peer_startup_ms:.0f} ms to listening)" if a.peer_startup_ms else ""),
+    f"- RSS idle: {a.idle_rss_kb / 1024:.1f} MiB; after load: {a.max_rss_kb / 1024:.1f} MiB"
+    + (f" (peer idle: {a.peer_idle_rss_kb / 1024:.1f} MiB, ratio {a.idle_rss_kb / a.peer_idle_rss_kb:.2f})" if a.peer_idle_rss_kb else ""),
 ]
+if peer:
+    lines.append("- peer: node-oidc-provider 9 (npm), in-memory storage, same machine and load; only the scenarios it was set up for have ratios")
 with open(f"{a.out}/results.md", "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))
