@@ -41,29 +41,6 @@ impl Algorithm {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyState {
-    Next,
-    Current,
-    Retired,
-}
-
-impl KeyState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Next => "next",
-            Self::Current => "current",
-            Self::Retired => "retired",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Next, Self::Current, Self::Retired]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
-
 enum Material {
     Rsa {
         key: Box<ring::signature::RsaKeyPair>,

@@ -149,9 +149,13 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     })
 }
 
-/// Moves the grant's last-used time, at most once a minute.
+/// Moves the grant's last-used time, at most once a minute. The time read with the token
+/// decides, so that most uses of a token write nothing at all.
 fn note_use(db: &Db, record: &TokenRecord, now: Timestamp) -> Result<()> {
-    if let Some(grant_id) = &record.token.grant_id {
+    let stale = record
+        .grant_access_time
+        .is_some_and(|t| t < now - super::grants::ACCESS_TIME_RESOLUTION);
+    if let (Some(grant_id), true) = (&record.token.grant_id, stale) {
         crate::storage::grants::touch_if_stale(
             &mut *db.conn()?,
             grant_id,

@@ -78,14 +78,6 @@ pub fn touch(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result<
     Ok(())
 }
 
-pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<GrantRow>> {
-    Ok(grants::table
-        .find(id)
-        .select(GrantRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 /// A user's grants, oldest first.
 pub fn for_user(conn: &mut DbConnection, user_id: &str) -> Result<Vec<GrantRow>> {
     Ok(grants::table

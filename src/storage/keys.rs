@@ -109,13 +109,3 @@ pub fn rotate(
         Ok(())
     })
 }
-
-/// Deletes retired keys that no longer need publishing.
-pub fn purge_retired(conn: &mut DbConnection, retired_before: Timestamp) -> Result<usize> {
-    Ok(diesel::delete(
-        signing_keys::table
-            .filter(signing_keys::state.eq("retired"))
-            .filter(signing_keys::retired_at.lt(retired_before)),
-    )
-    .execute(conn)?)
-}

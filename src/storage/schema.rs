@@ -136,6 +136,7 @@ diesel::joinable!(client_logos -> clients (client_id));
 diesel::joinable!(tokens -> clients (client_id));
 diesel::joinable!(tokens -> users (user_id));
 
+diesel::joinable!(tokens -> grants (grant_id));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
 

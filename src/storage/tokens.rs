@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{tokens, users};
+use super::schema::{grants, tokens, users};
 use super::DbConnection;
 use crate::error::Result;
 use crate::protocol::time::Timestamp;
@@ -49,6 +49,8 @@ pub struct TokenRecord {
     pub token: TokenRow,
     pub username: Option<String>,
     pub user_is_admin: bool,
+    /// When the token's grant was last used, if it has one.
+    pub grant_access_time: Option<i64>,
 }
 
 impl TokenRecord {
@@ -67,19 +69,24 @@ pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>) -> Result<()> {
 pub fn find(conn: &mut DbConnection, hash: &[u8]) -> Result<Option<TokenRecord>> {
     Ok(tokens::table
         .left_join(users::table)
+        .left_join(grants::table)
         .filter(tokens::hash.eq(hash))
         .select((
             TokenRow::as_select(),
             users::username.nullable(),
             users::is_admin.nullable(),
+            grants::access_time.nullable(),
         ))
-        .first::<(TokenRow, Option<String>, Option<bool>)>(conn)
+        .first::<(TokenRow, Option<String>, Option<bool>, Option<i64>)>(conn)
         .optional()?
-        .map(|(token, username, is_admin)| TokenRecord {
-            token,
-            username,
-            user_is_admin: is_admin.unwrap_or(false),
-        }))
+        .map(
+            |(token, username, is_admin, grant_access_time)| TokenRecord {
+                token,
+                username,
+                user_is_admin: is_admin.unwrap_or(false),
+                grant_access_time,
+            },
+        ))
 }
 
 /// Marks a token revoked. Returns false if it was unknown or already revoked.
