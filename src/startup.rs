@@ -63,7 +63,7 @@ impl Application {
         };
         let key = crate::http::session::cookie_key(&state.cookie_key)?;
         let blocking_threads = state.db.pool_size() as usize;
-        spawn_sweeper(state.db.clone());
+        spawn_housekeeping(state.db.clone());
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
             let (app, api) = App::new()
@@ -121,12 +121,12 @@ impl Application {
 const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
 
 /// A background thread (the work is blocking) that keeps storage bounded.
-fn spawn_sweeper(db: crate::storage::Db) {
-    let spawned = std::thread::Builder::new()
-        .name("portcullis-sweeper".into())
-        .spawn(move || loop {
-            std::thread::sleep(SWEEP_EVERY);
-            match crate::service::tokens::flush(&db, crate::protocol::time::now()) {
+fn spawn_housekeeping(db: crate::storage::Db) {
+    let spawned =
+        db.every(
+            "portcullis-sweeper",
+            SWEEP_EVERY,
+            |db| match crate::service::tokens::flush(db, crate::protocol::time::now()) {
                 Ok(f) if f.deleted + f.codes_deleted + f.flows_deleted > 0 => tracing::info!(
                     tokens = f.deleted,
                     codes = f.codes_deleted,
@@ -135,10 +135,24 @@ fn spawn_sweeper(db: crate::storage::Db) {
                 ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweeping expired records failed; will retry"),
-            }
-        });
+            },
+        );
     if let Err(e) = spawned {
         tracing::warn!(error = %e, "could not start the sweeper; run `portcullis tokens flush` periodically");
+    }
+    if db.backend() == crate::storage::Backend::Sqlite {
+        let spawned = db.every(
+            "portcullis-checkpoint",
+            crate::storage::CHECKPOINT_EVERY,
+            |db| {
+                if let Err(e) = db.checkpoint() {
+                    tracing::warn!(error = %e, "checkpointing the write-ahead log failed; will retry");
+                }
+            },
+        );
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "could not start the checkpointer; commits will checkpoint");
+        }
     }
 }
 

@@ -12,7 +12,8 @@ use crate::protocol::grant::{self, Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
-use crate::storage::tokens::{self as store, NewToken, TokenRecord, ACCESS};
+use crate::storage::commits::TokenRow;
+use crate::storage::tokens::{self as store, TokenRecord, ACCESS};
 use crate::storage::{clients, Db};
 
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -33,28 +34,21 @@ pub struct TokenResponse {
 /// confidential clients that send no secret all get the same `invalid_client`.
 pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<Client> {
     let failed = || Error::OAuth(OAuthError::invalid_client("client authentication failed"));
-    let stored = clients::find(&mut *db.conn()?, credentials.client_id())?;
+    // Read afresh: this path runs argon2 anyway, and a secret rotated by another process
+    // must work here at once.
+    let stored = clients::find_and_remember(db, credentials.client_id())?;
     match (credentials, stored) {
         (
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             Some(stored),
-        ) => {
-            let confidential = stored.client.client_type == ClientType::Confidential
-                && stored.client.auth_method != AuthMethod::None;
-            match stored.secret_hash.as_deref() {
-                Some(hash)
-                    if confidential
-                        && super::credentials::verify_client_secret(
-                            &stored.client.id,
-                            secret,
-                            hash,
-                        ) =>
-                {
-                    Ok(stored.client)
-                }
-                _ => Err(failed()),
+        ) => match confidential_hash(&stored) {
+            Some(hash)
+                if super::credentials::verify_client_secret(&stored.client.id, secret, hash) =>
+            {
+                Ok(stored.client)
             }
-        }
+            _ => Err(failed()),
+        },
         (
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             None,
@@ -71,47 +65,52 @@ pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<C
     }
 }
 
-/// The `client_credentials` grant (RFC 6749 §4.4).
-pub fn client_credentials(
+/// The stored secret hash of a client that authenticates with a secret.
+fn confidential_hash(stored: &clients::StoredClient) -> Option<&str> {
+    let confidential = stored.client.client_type == ClientType::Confidential
+        && stored.client.auth_method != AuthMethod::None;
+    stored.secret_hash.as_deref().filter(|_| confidential)
+}
+
+/// Authenticates a client without touching the database or running argon2: succeeds
+/// only when the client is remembered and its secret was verified recently. `None`
+/// means "ask [`authenticate_client`]", which also decides every failure, so a wrong
+/// secret always pays a full argon2id verification.
+pub fn authenticate_client_from_memory(db: &Db, credentials: &ClientCredentials) -> Option<Client> {
+    let stored = clients::remembered(db, credentials.client_id())?;
+    match credentials {
+        ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => {
+            let hash = confidential_hash(&stored)?;
+            super::credentials::verified_recently(&stored.client.id, secret, hash)
+                .then_some(stored.client)
+        }
+        ClientCredentials::None { .. } => {
+            (stored.client.client_type == ClientType::Public).then_some(stored.client)
+        }
+    }
+}
+
+/// The `client_credentials` grant (RFC 6749 §4.4) for an authenticated client. The token
+/// is written through the group committer and is durable when this returns.
+pub async fn client_credentials(
     db: &Db,
-    credentials: &ClientCredentials,
+    client: &Client,
     requested_scope: Option<&str>,
     ttl: Duration,
     now: Timestamp,
 ) -> Result<TokenResponse> {
-    let client = authenticate_client(db, credentials)?;
-    let scope = grant::client_credentials_scope(&client, requested_scope)?;
-    issue_access_token(db, &client, None, &scope, ttl, now)
-}
-
-fn issue_access_token(
-    db: &Db,
-    client: &Client,
-    user_id: Option<&str>,
-    scope: &ScopeSet,
-    ttl: Duration,
-    now: Timestamp,
-) -> Result<TokenResponse> {
+    let scope = grant::client_credentials_scope(client, requested_scope)?.to_string();
     let token = secret::new_token(ACCESS_TOKEN_PREFIX);
-    let hash = secret::token_hash(&token);
-    let scope = scope.to_string();
-    crate::storage::write(&mut *db.conn()?, |conn| {
-        store::insert(
-            conn,
-            &NewToken {
-                hash: &hash,
-                kind: ACCESS,
-                client_id: &client.id,
-                user_id,
-                grant_id: None,
-                family_id: None,
-                scope: &scope,
-                issued_at: now,
-                expires_at: now + ttl.as_secs() as i64,
-                auth_time: None,
-            },
-        )
-    })?;
+    let row = TokenRow {
+        hash: secret::token_hash(&token),
+        kind: ACCESS,
+        client_id: client.id.clone(),
+        user_id: None,
+        scope: scope.clone(),
+        issued_at: now,
+        expires_at: now + ttl.as_secs() as i64,
+    };
+    db.committer()?.insert(row).await?;
     Ok(TokenResponse {
         access_token: token,
         token_type: "Bearer".into(),
@@ -128,12 +127,13 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
         description: "the access token is invalid, expired or revoked".into(),
         invalid_token: true,
     };
-    let record = store::find(&mut *db.conn()?, &secret::token_hash(bearer))?.ok_or_else(invalid)?;
+    let hash = secret::token_hash(bearer);
+    let record = store::find_remembered(db, &hash)?.ok_or_else(invalid)?;
     if record.token.kind != ACCESS || !record.is_active(now) {
         return Err(invalid());
     }
     let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
-    note_use(db, &record, now)?;
+    note_use(db, &hash, &record, now)?;
     let user = match (record.token.user_id, record.username) {
         (Some(id), Some(username)) => Some(PrincipalUser {
             id,
@@ -149,19 +149,25 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     })
 }
 
+/// Whether using this token now should move its grant's last-used time.
+fn use_is_news(record: &TokenRecord, now: Timestamp) -> bool {
+    record.token.grant_id.is_some()
+        && record
+            .grant_access_time
+            .is_some_and(|t| t < now - super::grants::ACCESS_TIME_RESOLUTION)
+}
+
 /// Moves the grant's last-used time, at most once a minute. The time read with the token
 /// decides, so that most uses of a token write nothing at all.
-fn note_use(db: &Db, record: &TokenRecord, now: Timestamp) -> Result<()> {
-    let stale = record
-        .grant_access_time
-        .is_some_and(|t| t < now - super::grants::ACCESS_TIME_RESOLUTION);
-    if let (Some(grant_id), true) = (&record.token.grant_id, stale) {
+fn note_use(db: &Db, hash: &[u8], record: &TokenRecord, now: Timestamp) -> Result<()> {
+    if let (Some(grant_id), true) = (&record.token.grant_id, use_is_news(record, now)) {
         crate::storage::grants::touch_if_stale(
             &mut *db.conn()?,
             grant_id,
             now,
             super::grants::ACCESS_TIME_RESOLUTION,
         )?;
+        store::remember_grant_use(db, hash, now);
     }
     Ok(())
 }
@@ -206,11 +212,53 @@ pub fn introspect(
     issuer: &str,
     now: Timestamp,
 ) -> Result<Introspection> {
-    let required = required_scope
+    let required = required_scope_of(required_scope)?;
+    let hash = secret::token_hash(token);
+    let record = store::find_remembered(db, &hash)?;
+    let answer = judge(caller, record.as_ref(), required.as_ref(), issuer, now)?;
+    if let (true, Some(record)) = (answer.active, &record) {
+        note_use(db, &hash, record, now)?;
+    }
+    Ok(answer)
+}
+
+/// [`introspect`] answered from memory alone, when that is possible: the token was read
+/// recently and using it writes nothing. `None` means "ask [`introspect`]".
+pub fn introspect_from_memory(
+    db: &Db,
+    caller: &Introspector,
+    token: &str,
+    required_scope: Option<&str>,
+    issuer: &str,
+    now: Timestamp,
+) -> Option<Result<Introspection>> {
+    let required = match required_scope_of(required_scope) {
+        Ok(r) => r,
+        Err(e) => return Some(Err(e)),
+    };
+    let record = store::remembered(db, &secret::token_hash(token))?;
+    if use_is_news(&record, now) {
+        return None;
+    }
+    Some(judge(caller, Some(&record), required.as_ref(), issuer, now))
+}
+
+fn required_scope_of(required_scope: Option<&str>) -> Result<Option<ScopeSet>> {
+    required_scope
         .map(ScopeSet::parse)
         .transpose()
-        .map_err(|e| Error::OAuth(OAuthError::invalid_request(format!("scope: {e}"))))?;
-    let Some(record) = store::find(&mut *db.conn()?, &secret::token_hash(token))? else {
+        .map_err(|e| Error::OAuth(OAuthError::invalid_request(format!("scope: {e}"))))
+}
+
+/// What introspection says about a stored token (or none) to this caller.
+fn judge(
+    caller: &Introspector,
+    record: Option<&TokenRecord>,
+    required: Option<&ScopeSet>,
+    issuer: &str,
+    now: Timestamp,
+) -> Result<Introspection> {
+    let Some(record) = record else {
         return Ok(Introspection::default());
     };
     if let Introspector::Client(client) = caller {
@@ -225,19 +273,18 @@ pub fn introspect(
     if required.is_some_and(|r| !r.is_subset(&scope)) {
         return Ok(Introspection::default());
     }
-    note_use(db, &record, now)?;
     Ok(active_view(record, issuer))
 }
 
-fn active_view(record: TokenRecord, issuer: &str) -> Introspection {
-    let t = record.token;
+fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
+    let t = record.token.clone();
     let is_access = t.kind == ACCESS;
     Introspection {
         active: true,
         scope: Some(t.scope),
         sub: Some(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
         client_id: Some(t.client_id),
-        username: record.username,
+        username: record.username.clone(),
         token_type: is_access.then(|| "Bearer".to_owned()),
         token_use: Some(
             if is_access {

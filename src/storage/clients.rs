@@ -3,8 +3,9 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use super::memo::changed;
 use super::schema::{client_logos, clients, users};
-use super::{write, DbConnection};
+use super::{write, Db, DbConnection};
 use crate::error::{Error, Result};
 use crate::protocol::client::{
     AuthMethod, Client, ClientDraft, ClientType, GrantType, TokenFormat,
@@ -36,6 +37,7 @@ struct ClientRow {
 }
 
 /// A client with the hash of its secret, for authentication.
+#[derive(Clone)]
 pub struct StoredClient {
     pub client: Client,
     pub secret_hash: Option<String>,
@@ -184,6 +186,7 @@ pub fn replace(
         diesel::update(clients::table.find(w.id))
             .set(&row)
             .execute(conn)?;
+        changed();
         Ok(true)
     })
 }
@@ -195,6 +198,18 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredClient>> {
         .optional()?
         .map(from_joined)
         .transpose()
+}
+
+/// A client for authentication, read from the database and remembered for
+/// [`remembered`] (see [`super::memo`]).
+pub fn find_and_remember(db: &Db, id: &str) -> Result<Option<StoredClient>> {
+    db.remembered_clients()
+        .reload(&id.to_owned(), || find(&mut *db.conn()?, id))
+}
+
+/// A client for authentication, only if it is in memory.
+pub fn remembered(db: &Db, id: &str) -> Option<StoredClient> {
+    db.remembered_clients().get(id)
 }
 
 pub fn find_many(conn: &mut DbConnection, ids: &[String]) -> Result<Vec<Client>> {
@@ -257,7 +272,9 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
         )
         .execute(conn)?;
         diesel::delete(client_logos::table.find(id)).execute(conn)?;
-        Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+        let deleted = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
+        changed();
+        Ok(deleted)
     })
 }
 
@@ -267,10 +284,12 @@ pub fn set_secret_hash(
     hash: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    Ok(diesel::update(clients::table.find(id))
+    let updated = diesel::update(clients::table.find(id))
         .set((clients::secret_hash.eq(hash), clients::updated_at.eq(now)))
         .execute(conn)?
-        > 0)
+        > 0;
+    changed();
+    Ok(updated)
 }
 
 pub struct Logo {

@@ -52,9 +52,12 @@ impl Manager {
 }
 
 /// WAL lets readers proceed while one writer commits; `synchronous=NORMAL` is durable
-/// across application crashes in WAL mode; the busy timeout makes writers queue.
+/// across application crashes in WAL mode; the busy timeout makes writers queue. A
+/// serving process checkpoints from a thread of its own ([`super::Db::checkpoint`]), so
+/// the automatic checkpoint, which runs inside whichever commit crosses the threshold
+/// and syncs the disk there, is left as a backstop at 10,000 pages (40 MB).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;

@@ -130,7 +130,9 @@ pub fn remove(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result
         .execute(conn)?;
         diesel::delete(auth_codes::table.filter(auth_codes::grant_id.eq(grant_id)))
             .execute(conn)?;
-        Ok(diesel::delete(grants::table.find(grant_id)).execute(conn)? > 0)
+        let removed = diesel::delete(grants::table.find(grant_id)).execute(conn)? > 0;
+        super::memo::changed();
+        Ok(removed)
     })
 }
 

@@ -6,15 +6,18 @@
 
 pub mod clients;
 pub mod codes;
+pub mod commits;
 mod connection;
 pub mod flows;
 pub mod grants;
 pub mod keys;
+pub mod memo;
 pub mod schema;
 pub mod settings;
 pub mod tokens;
 pub mod users;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -29,12 +32,28 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 pub type Pool = r2d2::Pool<connection::Manager>;
 pub type Conn = r2d2::PooledConnection<connection::Manager>;
 
-/// A pool of connections to the configured database. Cheap to clone.
+/// A pool of connections to the configured database, with the memory of hot rows and
+/// the token committer that go with it. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
+    hot: Arc<Hot>,
+}
+
+/// Everything shared by the clones of a [`Db`].
+struct Hot {
     pool: Pool,
     backend: Backend,
+    clients: memo::Memo<String, clients::StoredClient>,
+    tokens: memo::Memo<Vec<u8>, tokens::TokenRecord>,
+    committer: OnceLock<commits::Committer>,
 }
+
+/// How often a serving process checkpoints SQLite's write-ahead log.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Remembered rows at most; a full memo forgets what is stale, then everything.
+const REMEMBERED_CLIENTS: usize = 10_000;
+const REMEMBERED_TOKENS: usize = 50_000;
 
 impl Db {
     /// Opens a pool. `pool_size` 0 picks a default for the backend.
@@ -56,19 +75,75 @@ impl Db {
                     backend.name()
                 ))
             })?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            hot: Arc::new(Hot {
+                pool,
+                backend,
+                clients: memo::Memo::new(REMEMBERED_CLIENTS),
+                tokens: memo::Memo::new(REMEMBERED_TOKENS),
+                committer: OnceLock::new(),
+            }),
+        })
     }
 
     pub fn pool_size(&self) -> u32 {
-        self.pool.max_size()
+        self.hot.pool.max_size()
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.hot.backend
     }
 
     pub fn conn(&self) -> Result<Conn> {
-        Ok(self.pool.get()?)
+        Ok(self.hot.pool.get()?)
+    }
+
+    /// Runs `task` every `period` on a thread of its own, for as long as any clone of
+    /// this `Db` is alive.
+    pub fn every(
+        &self,
+        name: &str,
+        period: Duration,
+        task: impl Fn(&Db) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let weak = Arc::downgrade(&self.hot);
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || loop {
+                std::thread::sleep(period);
+                let Some(hot) = weak.upgrade() else { return };
+                task(&Db { hot });
+            })
+            .map(drop)
+    }
+
+    /// Copies committed pages from SQLite's write-ahead log into the database file,
+    /// without waiting for readers or writers. Serving processes do this every
+    /// [`CHECKPOINT_EVERY`] so that commits never pay for it; see `SQLITE_PRAGMAS`.
+    pub fn checkpoint(&self) -> Result<()> {
+        use diesel::connection::SimpleConnection;
+        if self.backend() == Backend::Sqlite {
+            self.conn()?
+                .batch_execute("PRAGMA wal_checkpoint(PASSIVE)")?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn remembered_clients(&self) -> &memo::Memo<String, clients::StoredClient> {
+        &self.hot.clients
+    }
+
+    pub(crate) fn remembered_tokens(&self) -> &memo::Memo<Vec<u8>, tokens::TokenRecord> {
+        &self.hot.tokens
+    }
+
+    /// The group committer for issued access tokens, started on first use.
+    pub fn committer(&self) -> Result<&commits::Committer> {
+        if let Some(c) = self.hot.committer.get() {
+            return Ok(c);
+        }
+        let started = commits::Committer::start(self.hot.pool.clone())?;
+        Ok(self.hot.committer.get_or_init(|| started))
     }
 
     /// Applies every migration not yet applied; returns their names.
@@ -101,7 +176,11 @@ pub fn write<T>(
 ) -> Result<T> {
     use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
     match conn {
-        DbConnection::Postgres(_) => conn.transaction(f),
+        DbConnection::Postgres(_) => {
+            let result = conn.transaction(f);
+            memo::transaction_ended();
+            result
+        }
         DbConnection::Sqlite(inner) => {
             // SQLite has one writer at a time. Queueing writers of this process here is
             // cheaper than letting SQLite's busy handler put them to sleep and retry.
@@ -111,16 +190,16 @@ pub fn write<T>(
             let DbConnection::Sqlite(inner) = conn else {
                 unreachable!("the connection cannot change its backend")
             };
-            match result {
-                Ok(value) => {
-                    AnsiTransactionManager::commit_transaction(inner)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    AnsiTransactionManager::rollback_transaction(inner)?;
-                    Err(e)
-                }
-            }
+            let ended = match result {
+                Ok(value) => AnsiTransactionManager::commit_transaction(inner)
+                    .map(|()| value)
+                    .map_err(Error::from),
+                Err(e) => AnsiTransactionManager::rollback_transaction(inner)
+                    .map_err(Error::from)
+                    .and(Err(e)),
+            };
+            memo::transaction_ended();
+            ended
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use diesel::prelude::*;
 
+use super::memo::changed;
 use super::schema::{grants, tokens, users};
-use super::DbConnection;
+use super::{Db, DbConnection};
 use crate::error::Result;
 use crate::protocol::time::Timestamp;
 
@@ -89,16 +90,35 @@ pub fn find(conn: &mut DbConnection, hash: &[u8]) -> Result<Option<TokenRecord>>
         ))
 }
 
+/// A token, from memory when read recently (see [`super::memo`]).
+pub fn find_remembered(db: &Db, hash: &[u8]) -> Result<Option<TokenRecord>> {
+    db.remembered_tokens()
+        .get_or_load(&hash.to_vec(), || find(&mut *db.conn()?, hash))
+}
+
+/// A token, only if it is in memory.
+pub fn remembered(db: &Db, hash: &[u8]) -> Option<TokenRecord> {
+    db.remembered_tokens().get(hash)
+}
+
+/// Notes in memory that the token's grant was just marked used.
+pub fn remember_grant_use(db: &Db, hash: &[u8], now: Timestamp) {
+    db.remembered_tokens()
+        .update(&hash.to_vec(), |r| r.grant_access_time = Some(now));
+}
+
 /// Marks a token revoked. Returns false if it was unknown or already revoked.
 pub fn revoke(conn: &mut DbConnection, hash: &[u8], now: Timestamp) -> Result<bool> {
-    Ok(diesel::update(
+    let revoked = diesel::update(
         tokens::table
             .filter(tokens::hash.eq(hash))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
     .execute(conn)?
-        > 0)
+        > 0;
+    changed();
+    Ok(revoked)
 }
 
 /// Deletes tokens that expired or were revoked before `before`, `batch` rows per
@@ -120,6 +140,8 @@ pub fn flush(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u
         }
         deleted += diesel::delete(tokens::table.filter(tokens::hash.eq_any(&hashes)))
             .execute(conn)? as u64;
+        // A cut-off in the future removes live tokens too.
+        changed();
         if (hashes.len() as i64) < batch {
             return Ok(deleted);
         }
@@ -147,11 +169,13 @@ pub fn mark_rotated(
 
 /// Revokes every token of a family (a code's tokens, or a refresh rotation chain).
 pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: Timestamp) -> Result<usize> {
-    Ok(diesel::update(
+    let revoked = diesel::update(
         tokens::table
             .filter(tokens::family_id.eq(family_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)?)
+    .execute(conn)?;
+    changed();
+    Ok(revoked)
 }

@@ -82,7 +82,9 @@ pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
         diesel::update(clients::table.filter(clients::owner_id.eq(&id)))
             .set(clients::owner_id.eq(None::<String>))
             .execute(conn)?;
-        Ok(diesel::delete(users::table.find(&id)).execute(conn)? > 0)
+        let deleted = diesel::delete(users::table.find(&id)).execute(conn)? > 0;
+        super::memo::changed();
+        Ok(deleted)
     })
 }
 
@@ -99,6 +101,8 @@ pub fn update(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
             users::updated_at.eq(user.updated_at),
         ))
         .execute(conn)?;
+    // Remembered tokens carry the user's name and admin flag.
+    super::memo::changed();
     Ok(())
 }
 

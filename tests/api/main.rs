@@ -34,6 +34,7 @@ mod e2e;
 mod helpers;
 mod introspection;
 mod logos;
+mod nodes;
 mod oidc;
 mod service;
 mod sessions;

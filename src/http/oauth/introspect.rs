@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, count_auth_failure, no_store};
+use super::{authenticate, client_credentials, count_auth_failure, no_store};
 use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{authorization, Bearer};
@@ -71,19 +71,36 @@ pub async fn introspect(
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
         )?;
-        blocking(move || {
-            let client = tokens::authenticate_client(&st.db, &credentials)?;
-            let caller = Introspector::Client(Box::new(client));
-            tokens::introspect(
-                &st.db,
-                &caller,
-                &token,
-                form.scope.as_deref(),
-                &st.settings.issuer,
-                time::now(),
-            )
-        })
-        .await
+        match authenticate(&state, credentials).await {
+            Err(e) => Err(e),
+            Ok(client) => {
+                let caller = Introspector::Client(Box::new(client));
+                let remembered = tokens::introspect_from_memory(
+                    &state.db,
+                    &caller,
+                    &token,
+                    form.scope.as_deref(),
+                    &state.settings.issuer,
+                    time::now(),
+                );
+                match remembered {
+                    Some(answer) => answer,
+                    None => {
+                        blocking(move || {
+                            tokens::introspect(
+                                &st.db,
+                                &caller,
+                                &token,
+                                form.scope.as_deref(),
+                                &st.settings.issuer,
+                                time::now(),
+                            )
+                        })
+                        .await
+                    }
+                }
+            }
+        }
     };
     let body = count_auth_failure(&state, answer)?;
     Ok(no_store(HttpResponse::Ok()).json(body))

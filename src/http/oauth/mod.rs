@@ -12,8 +12,9 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponseBuilder};
 
 use super::extract::authorization;
-use super::State;
+use super::{blocking, State};
 use crate::error::{Error, Result};
+use crate::protocol::client::Client;
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
 
@@ -39,6 +40,18 @@ fn client_credentials(
             "client authentication is required",
         ))
     })
+}
+
+/// Authenticates a client: from memory on the async worker when its secret was verified
+/// recently, otherwise (and for every failure) on the blocking pool.
+async fn authenticate(state: &State, credentials: ClientCredentials) -> Result<Client> {
+    if let Some(client) =
+        crate::service::tokens::authenticate_client_from_memory(&state.db, &credentials)
+    {
+        return Ok(client);
+    }
+    let st = state.clone();
+    blocking(move || crate::service::tokens::authenticate_client(&st.db, &credentials)).await
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).

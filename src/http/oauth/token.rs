@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, count_auth_failure, no_store};
+use super::{authenticate, client_credentials, count_auth_failure, no_store};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -65,19 +65,19 @@ pub async fn token(
         .unwrap_or_default();
     let st = state.clone();
     let result = match grant_type.as_str() {
-        "client_credentials" => {
-            let credentials = credentials?;
-            blocking(move || {
+        "client_credentials" => match authenticate(&state, credentials?).await {
+            Ok(client) => {
                 tokens::client_credentials(
-                    &st.db,
-                    &credentials,
+                    &state.db,
+                    &client,
                     form.scope.as_deref(),
-                    st.settings.access_token_ttl,
+                    state.settings.access_token_ttl,
                     time::now(),
                 )
-            })
-            .await
-        }
+                .await
+            }
+            Err(e) => Err(e),
+        },
         "authorization_code" => {
             let credentials = credentials?;
             let code = form
