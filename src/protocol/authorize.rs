@@ -110,7 +110,10 @@ pub fn validate(
     let render = |msg: String| AuthorizeFailure::Render(OAuthError::invalid_request(msg));
 
     // 1. The redirect URI: exact, byte-for-byte match with a registered one (RFC 9700
-    //    §4.1.3). Only a client with a single registered URI may leave it out.
+    //    §4.1.3). Only a client with a single registered URI may leave it out, and not
+    //    in an OpenID Connect request, where it is required (Core §3.1.2.1).
+    let openid =
+        matches!(single(params, "scope"), Ok(Some(s)) if s.split(' ').any(|v| v == "openid"));
     let redirect_uri = match single(params, "redirect_uri").map_err(render)? {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
         Some(_) => {
@@ -118,6 +121,7 @@ pub fn validate(
                 "redirect_uri is not registered for this client".into(),
             ))
         }
+        None if openid => return Err(render("redirect_uri is required".into())),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None if client.redirect_uris.is_empty() => {
             return Err(render("the client has no registered redirect_uri".into()))

@@ -25,6 +25,7 @@ macro_rules! on_both_backends {
 }
 
 mod admin_clients;
+mod adversarial;
 mod apps;
 mod browser;
 mod cli;

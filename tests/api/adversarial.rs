@@ -1,0 +1,159 @@
+//! Requests an attacker would send, each with the exact answer expected. The authorization
+//! endpoint must never redirect to a URI it cannot verify: every variant of the
+//! registered redirect URI gets an error page.
+
+use crate::browser::{Landing, Person};
+use crate::helpers::Backend;
+use crate::oidc::{fixture, urlencode, CALLBACK};
+
+const NOBODY: Person<'static> = Person {
+    credentials: None,
+    consent: None,
+};
+
+/// Redirect URIs that differ from the registered `http://127.0.0.1:1/callback` in one way.
+const REDIRECT_VARIANTS: &[(&str, &str)] = &[
+    ("a prefix", "http://127.0.0.1:1/call"),
+    ("a longer path", "http://127.0.0.1:1/callback/more"),
+    ("extra characters", "http://127.0.0.1:1/callbackx"),
+    ("a trailing slash", "http://127.0.0.1:1/callback/"),
+    ("the path in capitals", "http://127.0.0.1:1/CALLBACK"),
+    ("the scheme in capitals", "HTTP://127.0.0.1:1/callback"),
+    ("a percent-encoded letter", "http://127.0.0.1:1/%63allback"),
+    ("a dot segment", "http://127.0.0.1:1/x/../callback"),
+    (
+        "a query",
+        "http://127.0.0.1:1/callback?next=http://evil.example",
+    ),
+    ("a fragment", "http://127.0.0.1:1/callback#x"),
+    ("user info", "http://evil.example@127.0.0.1:1/callback"),
+    ("another port", "http://127.0.0.1:2/callback"),
+    ("https", "https://127.0.0.1:1/callback"),
+    ("another host name", "http://localhost:1/callback"),
+    ("another host", "http://evil.example/callback"),
+    ("a scheme-relative URI", "//evil.example/callback"),
+    ("a relative path", "/callback"),
+    ("a javascript URI", "javascript:alert(1)"),
+    ("an empty value", ""),
+    ("spaces around it", " http://127.0.0.1:1/callback "),
+];
+
+async fn no_variant_of_the_redirect_uri_is_followed(backend: Backend) {
+    let f = fixture(backend).await;
+    for (what, uri) in REDIRECT_VARIANTS {
+        let url = format!(
+            "{}/oauth2/auth?client_id=rp&response_type=code&scope=openid&state=s&redirect_uri={}",
+            f.app.base,
+            urlencode(uri)
+        );
+        match f.browser.walk(&url, NOBODY).await {
+            Landing::ErrorPage(400, html) => assert!(
+                html.contains("This request cannot be completed"),
+                "{what}: {html}"
+            ),
+            other => panic!("{what} ({uri}): expected an error page, got {other:?}"),
+        }
+    }
+}
+
+/// Requests whose client or redirect URI cannot be trusted: an error page, no redirect.
+async fn untrusted_requests_get_an_error_page(backend: Backend) {
+    let f = fixture(backend).await;
+    let cb = urlencode(CALLBACK);
+    let cases = [
+        (
+            "unknown client",
+            format!("client_id=nobody&response_type=code&redirect_uri={cb}&scope=openid"),
+        ),
+        (
+            "no client",
+            format!("response_type=code&redirect_uri={cb}&scope=openid"),
+        ),
+        (
+            "empty client",
+            format!("client_id=&response_type=code&redirect_uri={cb}&scope=openid"),
+        ),
+        (
+            "client given twice",
+            format!("client_id=rp&client_id=rp&response_type=code&redirect_uri={cb}&scope=openid"),
+        ),
+        (
+            "redirect URI given twice",
+            format!(
+                "client_id=rp&response_type=code&redirect_uri={cb}&redirect_uri={cb}&scope=openid"
+            ),
+        ),
+        (
+            "OpenID Connect request without a redirect URI",
+            "client_id=rp&response_type=code&scope=openid".to_owned(),
+        ),
+        (
+            "client id with SQL",
+            format!(
+                "client_id={}&response_type=code&redirect_uri={cb}&scope=openid",
+                urlencode("rp' OR '1'='1")
+            ),
+        ),
+    ];
+    for (what, query) in cases {
+        let url = format!("{}/oauth2/auth?{query}", f.app.base);
+        match f.browser.walk(&url, NOBODY).await {
+            Landing::ErrorPage(400, _) => {}
+            other => panic!("{what}: expected an error page, got {other:?}"),
+        }
+    }
+}
+
+/// Bad requests from a verified client to its verified redirect URI: the error goes back
+/// to the client with the state, as RFC 6749 §4.1.2.1 says.
+async fn bad_requests_from_a_known_client_are_sent_back_with_their_error(backend: Backend) {
+    let f = fixture(backend).await;
+    let cb = urlencode(CALLBACK);
+    let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let cases = [
+        ("no response type", format!("client_id=rp&redirect_uri={cb}&scope=openid&state=s"), "invalid_request"),
+        ("implicit token", format!("client_id=rp&response_type=token&redirect_uri={cb}&scope=openid&state=s"), "unsupported_response_type"),
+        ("hybrid", format!("client_id=rp&response_type=code%20id_token&redirect_uri={cb}&scope=openid&state=s"), "unsupported_response_type"),
+        ("unknown response type", format!("client_id=rp&response_type=magic&redirect_uri={cb}&scope=openid&state=s"), "unsupported_response_type"),
+        ("scope the client lacks", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid%20users:write&state=s"), "invalid_scope"),
+        ("unknown scope", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid%20root&state=s"), "invalid_scope"),
+        ("scope given twice", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&scope=email&state=s"), "invalid_request"),
+        ("response type given twice", format!("client_id=rp&response_type=code&response_type=code&redirect_uri={cb}&scope=openid&state=s"), "invalid_request"),
+        ("PKCE plain", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&code_challenge={challenge}&code_challenge_method=plain&state=s"), "invalid_request"),
+        ("PKCE unknown method", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&code_challenge={challenge}&code_challenge_method=S512&state=s"), "invalid_request"),
+        ("PKCE challenge too short", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&code_challenge=abc&code_challenge_method=S256&state=s"), "invalid_request"),
+        ("PKCE challenge with bad characters", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&code_challenge={}&code_challenge_method=S256&state=s", "%2B".repeat(43)), "invalid_request"),
+        ("request object", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&request=eyJ9.e30.&state=s"), "request_not_supported"),
+        ("request URI", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&request_uri=https://x.example/r&state=s"), "request_uri_not_supported"),
+        ("prompt none with login", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&prompt=none%20login&state=s"), "invalid_request"),
+        ("unknown prompt", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&prompt=always&state=s"), "invalid_request"),
+        ("prompt none without a session", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&prompt=none&state=s"), "login_required"),
+        ("negative max_age", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&max_age=-1&state=s"), "invalid_request"),
+        ("unknown response mode", format!("client_id=rp&response_type=code&redirect_uri={cb}&scope=openid&response_mode=web_message&state=s"), "invalid_request"),
+    ];
+    for (what, query, error) in cases {
+        let url = format!("{}/oauth2/auth?{query}", f.app.base);
+        let landing = match f.browser.walk(&url, NOBODY).await {
+            Landing::Redirect(url) => url,
+            other => panic!("{what}: expected a redirect to the client, got {other:?}"),
+        };
+        assert!(landing.as_str().starts_with(CALLBACK), "{what}: {landing}");
+        assert_eq!(
+            Landing::param(&landing, "error").as_deref(),
+            Some(error),
+            "{what}"
+        );
+        assert_eq!(
+            Landing::param(&landing, "state").as_deref(),
+            Some("s"),
+            "{what}"
+        );
+        assert!(Landing::param(&landing, "code").is_none(), "{what}");
+    }
+}
+
+on_both_backends!(
+    no_variant_of_the_redirect_uri_is_followed,
+    untrusted_requests_get_an_error_page,
+    bad_requests_from_a_known_client_are_sent_back_with_their_error,
+);
