@@ -2,6 +2,7 @@
 -- GET /oauth2/auth (session cookie) -> 303 with a code -> POST /oauth2/token, which
 -- answers with an ID token. One operation is one completed exchange.
 dofile(os.getenv("BENCH_DIR") .. "/report.lua")
+local token_path = os.getenv("BENCH_TOKEN_PATH") or "/oauth2/token"
 local codes = {}
 done_ops = 0
 local authorize = os.getenv("BENCH_AUTHORIZE_PATH")
@@ -9,7 +10,7 @@ local authorize = os.getenv("BENCH_AUTHORIZE_PATH")
 function request()
   local code = table.remove(codes)
   if code then
-    return wrk.format("POST", "/oauth2/token", {
+    return wrk.format("POST", token_path, {
       ["Authorization"] = os.getenv("BENCH_BASIC"),
       ["Content-Type"] = "application/x-www-form-urlencoded",
     }, "grant_type=authorization_code&code=" .. code .. "&redirect_uri=" .. os.getenv("BENCH_REDIRECT_ENC"))

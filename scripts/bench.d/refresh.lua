@@ -2,6 +2,7 @@
 -- which goes back into the thread's queue. Seeds come from BENCH_REFRESH_FILE, split
 -- between threads.
 dofile(os.getenv("BENCH_DIR") .. "/report.lua")
+local token_path = os.getenv("BENCH_TOKEN_PATH") or "/oauth2/token"
 local thread_index = 0
 local base_setup = setup
 function setup(thread)
@@ -32,7 +33,7 @@ function request()
   local token = queue[head]
   queue[head] = nil
   head = head + 1
-  return wrk.format("POST", "/oauth2/token", {
+  return wrk.format("POST", token_path, {
     ["Authorization"] = os.getenv("BENCH_BASIC"),
     ["Content-Type"] = "application/x-www-form-urlencoded",
   }, "grant_type=refresh_token&refresh_token=" .. token)
