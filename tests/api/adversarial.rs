@@ -3,7 +3,7 @@
 //! registered redirect URI gets an error page.
 
 use crate::browser::{Landing, Person};
-use crate::helpers::Backend;
+use crate::helpers::{Backend, TestApp};
 use crate::oidc::{fixture, urlencode, CALLBACK};
 
 const NOBODY: Person<'static> = Person {
@@ -152,8 +152,284 @@ async fn bad_requests_from_a_known_client_are_sent_back_with_their_error(backend
     }
 }
 
+/// How a token request authenticates.
+enum Auth<'a> {
+    Basic(&'a str, &'a str),
+    Header(&'a str),
+    None,
+}
+
+/// Token requests that must fail, each with its status and RFC 6749 error code; none of
+/// them issues anything.
+async fn bad_token_requests_fail_with_their_exact_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (cc, cc_secret) = app.machine_client("clients:read");
+    let (rp, rp_secret) = app.register(serde_json::json!({
+        "client_name": "web app",
+        "redirect_uris": ["http://127.0.0.1:1/callback"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "scope": "openid offline_access",
+    }));
+    let rp_secret = rp_secret.expect("a confidential client");
+    let (cc, rp) = (cc.as_str(), rp.as_str());
+    let (cc_secret, rp_secret) = (cc_secret.as_str(), rp_secret.as_str());
+    let grant = "grant_type=client_credentials";
+    let cases: Vec<(&str, Auth, String, u16, &str)> = vec![
+        (
+            "unknown client",
+            Auth::Basic("nobody", "secret"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "wrong secret",
+            Auth::Basic(cc, "wrong"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "empty secret",
+            Auth::Basic(cc, ""),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "another client's secret",
+            Auth::Basic(cc, rp_secret),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "SQL in the client id",
+            Auth::Basic("x' OR '1'='1", "secret"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "SQL in the secret",
+            Auth::Basic(cc, "' OR '1'='1"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "Basic that is not base64",
+            Auth::Header("Basic !!!"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "Basic without a colon",
+            Auth::Header("Basic Y2xpZW50"),
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "no authentication",
+            Auth::None,
+            grant.into(),
+            401,
+            "invalid_client",
+        ),
+        (
+            "secret in the body without an id",
+            Auth::None,
+            format!("{grant}&client_secret=x"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "Basic and a body secret",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&client_secret={cc_secret}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "Basic and another body client id",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&client_id={rp}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "no grant type",
+            Auth::Basic(cc, cc_secret),
+            "scope=clients:read".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "empty grant type",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown grant type",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=magic".into(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "implicit is not a grant",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=implicit".into(),
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "grant type given twice",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&{grant}"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "scope given twice",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&scope=clients:read&scope=clients:read"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "scope beyond the registration",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&scope=clients:write"),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "unknown scope",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&scope=root"),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "a user scope for a machine",
+            Auth::Basic(cc, cc_secret),
+            format!("{grant}&scope=openid"),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "code grant not registered",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=authorization_code&code=x".into(),
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "refresh grant not registered",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=refresh_token&refresh_token=x".into(),
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "password grant not registered",
+            Auth::Basic(cc, cc_secret),
+            "grant_type=password&username=a&password=b".into(),
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "client_credentials not registered",
+            Auth::Basic(rp, rp_secret),
+            grant.into(),
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "code missing",
+            Auth::Basic(rp, rp_secret),
+            "grant_type=authorization_code".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown code",
+            Auth::Basic(rp, rp_secret),
+            "grant_type=authorization_code&code=forged".into(),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "refresh token missing",
+            Auth::Basic(rp, rp_secret),
+            "grant_type=refresh_token".into(),
+            400,
+            "invalid_request",
+        ),
+        (
+            "unknown refresh token",
+            Auth::Basic(rp, rp_secret),
+            "grant_type=refresh_token&refresh_token=pc_rt_forged".into(),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "an access token as refresh token",
+            Auth::Basic(rp, rp_secret),
+            format!(
+                "grant_type=refresh_token&refresh_token={}",
+                app.client_credentials_token(cc, cc_secret, &[]).await
+            ),
+            400,
+            "invalid_grant",
+        ),
+        (
+            "a body that is not a form",
+            Auth::Basic(cc, cc_secret),
+            "%%%".into(),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (what, auth, body, status, code) in cases {
+        let mut request = app
+            .http
+            .post(app.url("/oauth2/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        request = match auth {
+            Auth::Basic(id, secret) => request.basic_auth(id, Some(secret)),
+            Auth::Header(value) => request.header("authorization", value),
+            Auth::None => request,
+        };
+        let response = request.send().await.expect("an answer");
+        let got = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(got, status, "{what}: {body}");
+        let body: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: not JSON: {body}"));
+        assert_eq!(body["error"], code, "{what}: {body}");
+        assert!(body.get("access_token").is_none(), "{what}");
+    }
+    // Nothing but the one token above was issued.
+    let stored: i64 = {
+        use diesel::prelude::*;
+        portcullis::storage::schema::tokens::table
+            .count()
+            .get_result(&mut *app.db.conn().expect("a connection"))
+            .expect("a count")
+    };
+    assert_eq!(stored, 1);
+}
+
 on_both_backends!(
     no_variant_of_the_redirect_uri_is_followed,
     untrusted_requests_get_an_error_page,
     bad_requests_from_a_known_client_are_sent_back_with_their_error,
+    bad_token_requests_fail_with_their_exact_error,
 );

@@ -50,9 +50,11 @@ pub async fn token(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse> {
     let form = form.into_inner();
+    // A parameter sent without a value counts as omitted (RFC 6749 §3.1).
     let grant_type = form
         .grant_type
         .clone()
+        .filter(|g| !g.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let credentials = client_credentials(
         &req,
