@@ -54,25 +54,28 @@ fn mac(key: &[u8; 32], secret: &str) -> [u8; 32] {
 /// Costs one HMAC; never runs argon2.
 pub fn verified_recently(client_id: &str, secret: &str, stored_hash: &str) -> bool {
     let cache = cache();
-    let presented = mac(&cache.key, secret);
+    remembered(cache, client_id, &mac(&cache.key, secret), stored_hash)
+}
+
+fn remembered(cache: &Cache, client_id: &str, presented: &[u8; 32], stored_hash: &str) -> bool {
     let Ok(entries) = cache.entries.lock() else {
         return false;
     };
     entries.get(client_id).is_some_and(|e| {
         e.verified_at.elapsed() < CACHE_TTL
             && e.stored_hash == stored_hash
-            && bool::from(e.mac.ct_eq(&presented))
+            && bool::from(e.mac.ct_eq(presented))
     })
 }
 
 /// Verifies `secret` against the client's stored argon2id hash, skipping argon2 when
 /// this exact secret was verified against this exact hash recently.
 pub fn verify_client_secret(client_id: &str, secret: &str, stored_hash: &str) -> bool {
-    if verified_recently(client_id, secret, stored_hash) {
-        return true;
-    }
     let cache = cache();
     let presented = mac(&cache.key, secret);
+    if remembered(cache, client_id, &presented, stored_hash) {
+        return true;
+    }
     if !crate::protocol::secret::verify_secret(secret, stored_hash) {
         return false;
     }

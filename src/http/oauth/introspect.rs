@@ -71,36 +71,23 @@ pub async fn introspect(
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
         )?;
-        match authenticate(&state, credentials).await {
-            Err(e) => Err(e),
-            Ok(client) => {
-                let caller = Introspector::Client(Box::new(client));
-                let remembered = tokens::introspect_from_memory(
-                    &state.db,
-                    &caller,
-                    &token,
-                    form.scope.as_deref(),
-                    &state.settings.issuer,
-                    time::now(),
-                );
-                match remembered {
-                    Some(answer) => answer,
-                    None => {
-                        blocking(move || {
-                            tokens::introspect(
-                                &st.db,
-                                &caller,
-                                &token,
-                                form.scope.as_deref(),
-                                &st.settings.issuer,
-                                time::now(),
-                            )
-                        })
-                        .await
-                    }
-                }
+        async {
+            let caller = Introspector::Client(Box::new(authenticate(&state, credentials).await?));
+            let now = time::now();
+            let scope = form.scope.as_deref();
+            let issuer = &state.settings.issuer;
+            if let Some(answer) =
+                tokens::introspect_from_memory(&state.db, &caller, &token, scope, issuer, now)
+            {
+                return answer;
             }
+            blocking(move || {
+                let scope = form.scope.as_deref();
+                tokens::introspect(&st.db, &caller, &token, scope, &st.settings.issuer, now)
+            })
+            .await
         }
+        .await
     };
     let body = count_auth_failure(&state, answer)?;
     Ok(no_store(HttpResponse::Ok()).json(body))

@@ -67,19 +67,16 @@ pub async fn token(
         .unwrap_or_default();
     let st = state.clone();
     let result = match grant_type.as_str() {
-        "client_credentials" => match authenticate(&state, credentials?).await {
-            Ok(client) => {
-                tokens::client_credentials(
-                    &state.db,
-                    &client,
-                    form.scope.as_deref(),
-                    state.settings.access_token_ttl,
-                    time::now(),
-                )
-                .await
+        "client_credentials" => {
+            let credentials = credentials?;
+            async {
+                let client = authenticate(&state, credentials).await?;
+                let ttl = state.settings.access_token_ttl;
+                let scope = form.scope.as_deref();
+                tokens::client_credentials(&state.db, &client, scope, ttl, time::now()).await
             }
-            Err(e) => Err(e),
-        },
+            .await
+        }
         "authorization_code" => {
             let credentials = credentials?;
             let code = form
