@@ -12,7 +12,7 @@ use crate::protocol::grant::{self, Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
-use crate::storage::commits::TokenRow;
+use crate::storage::commits::PendingToken;
 use crate::storage::tokens::{self as store, TokenRecord, ACCESS};
 use crate::storage::{clients, Db};
 
@@ -101,11 +101,9 @@ pub async fn client_credentials(
 ) -> Result<TokenResponse> {
     let scope = grant::client_credentials_scope(client, requested_scope)?.to_string();
     let token = secret::new_token(ACCESS_TOKEN_PREFIX);
-    let row = TokenRow {
+    let row = PendingToken {
         hash: secret::token_hash(&token),
-        kind: ACCESS,
         client_id: client.id.clone(),
-        user_id: None,
         scope: scope.clone(),
         issued_at: now,
         expires_at: now + ttl.as_secs() as i64,
@@ -237,10 +235,12 @@ pub fn introspect_from_memory(
         Err(e) => return Some(Err(e)),
     };
     let record = store::remembered(db, &secret::token_hash(token))?;
-    if use_is_news(&record, now) {
-        return None;
+    let answer = judge(caller, Some(&record), required.as_ref(), issuer, now);
+    // Only an active answer notes the use, which may need a write.
+    match &answer {
+        Ok(a) if a.active && use_is_news(&record, now) => None,
+        _ => Some(answer),
     }
-    Some(judge(caller, Some(&record), required.as_ref(), issuer, now))
 }
 
 fn required_scope_of(required_scope: Option<&str>) -> Result<Option<ScopeSet>> {

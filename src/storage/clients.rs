@@ -266,16 +266,9 @@ pub fn list(
 
 /// Deletes a client; its logo and tokens go with it (foreign keys cascade).
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
-    write(conn, |conn| {
-        diesel::delete(
-            super::schema::tokens::table.filter(super::schema::tokens::client_id.eq(id)),
-        )
-        .execute(conn)?;
-        diesel::delete(client_logos::table.find(id)).execute(conn)?;
-        let deleted = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
-        changed();
-        Ok(deleted)
-    })
+    let deleted = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
+    changed();
+    Ok(deleted)
 }
 
 pub fn set_secret_hash(

@@ -12,7 +12,7 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use super::tokens::{insert, NewToken};
+use super::tokens::{insert, NewToken, ACCESS};
 use super::{write, Conn, Pool};
 use crate::error::{Error, Result};
 
@@ -20,25 +20,24 @@ use crate::error::{Error, Result};
 /// the write lock is never held for long.
 const MAX_BATCH: usize = 256;
 
-/// A token row that owns its fields, so that it can be handed to the committer.
+/// A machine's access token (no user, grant or family) waiting to be written; it owns
+/// its fields so that it can be handed to the committer thread.
 #[derive(Debug, Clone)]
-pub struct TokenRow {
+pub struct PendingToken {
     pub hash: Vec<u8>,
-    pub kind: &'static str,
     pub client_id: String,
-    pub user_id: Option<String>,
     pub scope: String,
     pub issued_at: i64,
     pub expires_at: i64,
 }
 
-impl TokenRow {
+impl PendingToken {
     fn as_new(&self) -> NewToken<'_> {
         NewToken {
             hash: &self.hash,
-            kind: self.kind,
+            kind: ACCESS,
             client_id: &self.client_id,
-            user_id: self.user_id.as_deref(),
+            user_id: None,
             grant_id: None,
             family_id: None,
             scope: &self.scope,
@@ -50,7 +49,7 @@ impl TokenRow {
 }
 
 struct Job {
-    row: TokenRow,
+    row: PendingToken,
     done: oneshot::Sender<Result<()>>,
 }
 
@@ -70,14 +69,10 @@ impl Committer {
     }
 
     /// Writes the row; returns once it is committed.
-    pub async fn insert(&self, row: TokenRow) -> Result<()> {
+    pub async fn insert(&self, row: PendingToken) -> Result<()> {
         let (done, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { row, done })
-            .map_err(|_| Error::internal(anyhow::anyhow!("the token committer has stopped")))?;
-        answer
-            .await
-            .map_err(|_| Error::internal(anyhow::anyhow!("the token committer has stopped")))?
+        self.jobs.send(Job { row, done }).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
@@ -112,20 +107,30 @@ fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
                     let _ = job.done.send(Ok(()));
                 }
             }
+            Err(e @ Error::Unavailable(_)) => {
+                // The database is down or locked: retrying row by row would make every
+                // waiter sit through the busy timeout again. Fail the batch now and start
+                // the next one on a fresh connection.
+                tracing::warn!(error = %e, rows = batch.len(), "writing issued tokens failed");
+                for job in batch {
+                    let _ = job.done.send(Err(unavailable()));
+                }
+                conn = None;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, rows = batch.len(), "writing issued tokens failed");
-                // Retry one by one so a single bad row fails only its own request; a lost
-                // connection is replaced on the next batch.
+                // Retry one by one so that a single bad row fails only its own request.
                 for job in batch {
                     let result = write(c, |c| insert(c, &job.row.as_new()));
                     let _ = job.done.send(result);
                 }
-                if matches!(e, Error::Unavailable(_)) {
-                    conn = None;
-                }
             }
         }
     }
+}
+
+fn stopped() -> Error {
+    Error::internal(anyhow::anyhow!("the token committer has stopped"))
 }
 
 fn unavailable() -> Error {

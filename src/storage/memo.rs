@@ -40,6 +40,12 @@ pub fn changed() {
     CHANGED_IN_TRANSACTION.with(|c| c.set(true));
 }
 
+/// Called when a write transaction begins: a change noted outside any transaction has
+/// already been visible since its statement ended, and must not move the epoch again.
+pub(super) fn transaction_began() {
+    CHANGED_IN_TRANSACTION.with(|c| c.set(false));
+}
+
 /// Called when a write transaction ends: if it changed remembered rows, moves the
 /// epoch once more, now that the change is visible to every reader.
 pub(super) fn transaction_ended() {
@@ -90,16 +96,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         key: &K,
         load: impl FnOnce() -> Result<Option<V>, E>,
     ) -> Result<Option<V>, E> {
-        if let Some(v) = self.get(key) {
-            return Ok(Some(v));
+        match self.get(key) {
+            Some(v) => Ok(Some(v)),
+            None => self.reload(key, load),
         }
-        let read_epoch = epoch();
-        let read_at = Instant::now();
-        let loaded = load()?;
-        if let Some(value) = &loaded {
-            self.put(key.clone(), value.clone(), read_epoch, read_at);
-        }
-        Ok(loaded)
     }
 
     /// Reads through to the database and remembers what it says (forgetting the key when

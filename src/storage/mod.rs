@@ -177,6 +177,7 @@ pub fn write<T>(
     use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
     match conn {
         DbConnection::Postgres(_) => {
+            memo::transaction_began();
             let result = conn.transaction(f);
             memo::transaction_ended();
             result
@@ -186,6 +187,7 @@ pub fn write<T>(
             // cheaper than letting SQLite's busy handler put them to sleep and retry.
             let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+            memo::transaction_began();
             let result = f(conn);
             let DbConnection::Sqlite(inner) = conn else {
                 unreachable!("the connection cannot change its backend")

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::users;
-use super::{write, DbConnection};
+use super::DbConnection;
 use crate::error::{Error, Result};
 use crate::protocol::time::Timestamp;
 
@@ -71,21 +71,13 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<(Vec<Use
     Ok((page, total))
 }
 
-/// Deletes a user with their tokens; clients they owned lose their owner.
+/// Deletes a user; their tokens, grants and pending requests go with them and clients
+/// they owned lose their owner (the foreign keys cascade).
 pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
-    write(conn, |conn| {
-        let Some(id) = id_of(conn, username)? else {
-            return Ok(false);
-        };
-        use super::schema::{clients, tokens};
-        diesel::delete(tokens::table.filter(tokens::user_id.eq(&id))).execute(conn)?;
-        diesel::update(clients::table.filter(clients::owner_id.eq(&id)))
-            .set(clients::owner_id.eq(None::<String>))
-            .execute(conn)?;
-        let deleted = diesel::delete(users::table.find(&id)).execute(conn)? > 0;
-        super::memo::changed();
-        Ok(deleted)
-    })
+    let deleted =
+        diesel::delete(users::table.filter(users::username.eq(username))).execute(conn)? > 0;
+    super::memo::changed();
+    Ok(deleted)
 }
 
 /// Writes every field of a user but its id, username and creation time.
