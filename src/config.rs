@@ -54,6 +54,12 @@ pub struct ConfigError {
 }
 
 impl Settings {
+    /// How long a token signed now may still be presented back to this server: keys
+    /// stay published, and hints verifiable, for this long after retirement.
+    pub fn max_token_ttl(&self) -> std::time::Duration {
+        self.id_token_ttl.max(self.access_token_ttl)
+    }
+
     /// Loads settings from the defaults, `file` and the process environment.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(file, std::env::vars())

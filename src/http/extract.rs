@@ -98,6 +98,13 @@ pub fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
+/// The address the request came from, as the sign-in throttle keys it ("" if unknown).
+pub fn peer_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
 /// The party behind the request's bearer token. Missing or invalid tokens give 401.
 pub struct Bearer(pub Principal);
 
@@ -109,6 +116,12 @@ impl Bearer {
         } else {
             Err(Error::InsufficientScope { required: scope })
         }
+    }
+
+    /// Like [`Bearer::require`], handing over the principal.
+    pub fn into_principal(self, scope: &'static str) -> Result<Principal, Error> {
+        self.require(scope)?;
+        Ok(self.0)
     }
 }
 

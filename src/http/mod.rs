@@ -34,6 +34,17 @@ pub struct AppState {
     pub login_limiter: ratelimit::Limiter,
 }
 
+impl AppState {
+    /// The token issuer over this server's database, settings and signing keys.
+    pub fn issuer(&self) -> crate::service::issue::Issuer<'_> {
+        crate::service::issue::Issuer {
+            db: &self.db,
+            settings: &self.settings,
+            signer: &self.signer,
+        }
+    }
+}
+
 pub type State = web::Data<AppState>;
 
 /// Runs blocking work (Diesel, argon2) on actix's blocking thread pool so that the async

@@ -138,7 +138,7 @@ pub fn start(
     };
     let mut user = browser.user.clone();
     if let Some(hint) = &req.id_token_hint {
-        let max_ttl = settings.id_token_ttl.max(settings.access_token_ttl);
+        let max_ttl = settings.max_token_ttl();
         let payload = service::keys::verify_own_jwt(db, hint, max_ttl, now)?;
         let hinted_sub = payload
             .as_ref()

@@ -49,7 +49,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
     owner: web::Query<OwnerQuery>,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:read")?.clone();
+    let principal = bearer.into_principal("clients:read")?;
     let page = page.page()?;
     let owner = owner.into_inner().owner;
     let st = state.clone();
@@ -77,7 +77,7 @@ pub async fn create(
     bearer: Bearer,
     body: web::Json<ClientRequest>,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     let draft = body
         .into_inner()
         .validate()
@@ -105,7 +105,7 @@ pub async fn create(
 )]
 #[get("/admin/clients/{id}")]
 pub async fn get_one(state: State, bearer: Bearer, id: web::Path<String>) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:read")?.clone();
+    let principal = bearer.into_principal("clients:read")?;
     let client = blocking(move || clients::get(&state.db, Some(&principal), &id)).await?;
     Ok(HttpResponse::Ok().json(ClientView::new(&client, None)))
 }
@@ -129,7 +129,7 @@ pub async fn replace(
     id: web::Path<String>,
     body: web::Json<ClientRequest>,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     let draft = body
         .into_inner()
         .validate()
@@ -154,7 +154,7 @@ pub async fn replace(
 )]
 #[delete("/admin/clients/{id}")]
 pub async fn remove(state: State, bearer: Bearer, id: web::Path<String>) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     blocking(move || clients::delete(&state.db, Some(&principal), &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -182,7 +182,7 @@ pub async fn rotate_secret(
     bearer: Bearer,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     let client_id = id.into_inner();
     let cid = client_id.clone();
     let client_secret =
@@ -221,7 +221,7 @@ pub async fn put_logo(
     id: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     let data = read_logo(&req, payload).await?;
     blocking(move || clients::set_logo(&state.db, Some(&principal), &id, &data, time::now()))
         .await?;
@@ -244,7 +244,7 @@ pub async fn delete_logo(
     bearer: Bearer,
     id: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let principal = bearer.require("clients:write")?.clone();
+    let principal = bearer.into_principal("clients:write")?;
     blocking(move || clients::delete_logo(&state.db, Some(&principal), &id)).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -11,7 +11,6 @@ use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time;
 use crate::service::authorize::{self, ShortcutKind};
-use crate::service::issue::Issuer;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -70,13 +69,8 @@ pub async fn code(
         .client_id
         .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
     let value = blocking(move || {
-        let issuer = Issuer {
-            db: &state.db,
-            settings: &state.settings,
-            signer: &state.signer,
-        };
         authorize::shortcut(
-            &issuer,
+            &state.issuer(),
             &client_id,
             query.scope.as_deref(),
             kind,

@@ -47,10 +47,7 @@ fn metadata(issuer: &str, signing_algs: &[String]) -> serde_json::Value {
 }
 
 async fn document(state: State) -> Result<HttpResponse> {
-    let ttl = state
-        .settings
-        .id_token_ttl
-        .max(state.settings.access_token_ttl);
+    let ttl = state.settings.max_token_ttl();
     let st = state.clone();
     let algs = blocking(move || keys::algorithms(&st.db, ttl, time::now())).await?;
     Ok(HttpResponse::Ok()
@@ -76,10 +73,7 @@ pub async fn oauth_authorization_server(state: State) -> Result<HttpResponse> {
 #[utoipa::path(tag = "discovery", responses((status = 200, description = "JSON Web Key Set")))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: State) -> Result<HttpResponse> {
-    let ttl = state
-        .settings
-        .id_token_ttl
-        .max(state.settings.access_token_ttl);
+    let ttl = state.settings.max_token_ttl();
     let set = blocking(move || keys::jwks(&state.db, ttl, time::now())).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

@@ -7,16 +7,7 @@ use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time;
-use crate::service::issue::Issuer;
 use crate::service::tokens::{self, TokenResponse};
-
-fn issuer(state: &State) -> Issuer<'_> {
-    Issuer {
-        db: &state.db,
-        settings: &state.settings,
-        signer: &state.signer,
-    }
-}
 
 /// Parameters of a token request (RFC 6749 §4). A repeated parameter is an error.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -49,11 +40,11 @@ pub async fn token(
     req: HttpRequest,
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse> {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
     // A parameter sent without a value counts as omitted (RFC 6749 §3.1).
     let grant_type = form
         .grant_type
-        .clone()
+        .take()
         .filter(|g| !g.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let credentials = client_credentials(
@@ -61,10 +52,7 @@ pub async fn token(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = crate::http::extract::peer_ip(&req);
     let st = state.clone();
     let result = match grant_type.as_str() {
         "client_credentials" => {
@@ -83,7 +71,7 @@ pub async fn token(
                 .code
                 .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
             blocking(move || {
-                issuer(&st).authorization_code(
+                st.issuer().authorization_code(
                     &credentials,
                     &code,
                     form.redirect_uri.as_deref(),
@@ -99,7 +87,8 @@ pub async fn token(
                 .refresh_token
                 .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
             blocking(move || {
-                issuer(&st).refresh(&credentials, &token, form.scope.as_deref(), time::now())
+                st.issuer()
+                    .refresh(&credentials, &token, form.scope.as_deref(), time::now())
             })
             .await
         }
@@ -116,7 +105,7 @@ pub async fn token(
             }
             let name = username.clone();
             let result = blocking(move || {
-                issuer(&st).password(
+                st.issuer().password(
                     &credentials,
                     &name,
                     &password,

@@ -104,10 +104,7 @@ pub async fn submit(
     let username = form.username.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     let flow = form.flow.filter(|f| !f.is_empty());
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = crate::http::extract::peer_ip(&req);
     if let Some(seconds) = state.login_limiter.retry_after(&username, &address) {
         return Err(Error::TooManyRequests(seconds).into());
     }
