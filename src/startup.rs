@@ -100,7 +100,9 @@ impl Application {
         })
         .workers(workers)
         // Blocking work waits for a database connection anyway; more threads than
-        // connections only add memory (each keeps its own allocator arena).
+        // connections only add memory (each keeps its own allocator arena). The bound is
+        // per worker (actix gives each its own pool), so a process has at most
+        // workers × pool-size blocking threads.
         .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();

@@ -12,8 +12,18 @@ pub struct Limiter {
     window: Duration,
     per_account: u32,
     per_address: u32,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    failures: Mutex<Failures>,
 }
+
+struct Failures {
+    counts: HashMap<String, (u32, Instant)>,
+    swept_at: Instant,
+}
+
+/// Entries kept before expired ones are swept out, and the least time between sweeps: a
+/// map full of live entries (many addresses) must not be rescanned on every failure.
+const SWEEP_ABOVE: usize = 100_000;
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 impl Default for Limiter {
     fn default() -> Self {
@@ -27,7 +37,10 @@ impl Limiter {
             window,
             per_account,
             per_address,
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Failures {
+                counts: HashMap::new(),
+                swept_at: Instant::now(),
+            }),
         }
     }
 
@@ -37,7 +50,8 @@ impl Limiter {
 
     /// `Some(seconds)` to wait when this account and address may not try now.
     pub fn retry_after(&self, account: &str, address: &str) -> Option<u64> {
-        let map = self.failures.lock().ok()?;
+        let failures = self.failures.lock().ok()?;
+        let map = &failures.counts;
         let [account_key, address_key] = Self::keys(account, address);
         let blocked = |key: &str, limit: u32| {
             map.get(key)
@@ -48,14 +62,17 @@ impl Limiter {
     }
 
     pub fn record_failure(&self, account: &str, address: &str) {
-        let Ok(mut map) = self.failures.lock() else {
+        let Ok(mut failures) = self.failures.lock() else {
             return;
         };
-        if map.len() > 100_000 {
-            map.retain(|_, (_, since)| since.elapsed() < self.window);
+        if failures.counts.len() > SWEEP_ABOVE && failures.swept_at.elapsed() >= SWEEP_EVERY {
+            failures
+                .counts
+                .retain(|_, (_, since)| since.elapsed() < self.window);
+            failures.swept_at = Instant::now();
         }
         for key in Self::keys(account, address) {
-            let entry = map.entry(key).or_insert((0, Instant::now()));
+            let entry = failures.counts.entry(key).or_insert((0, Instant::now()));
             if entry.1.elapsed() >= self.window {
                 *entry = (0, Instant::now());
             }
@@ -65,8 +82,8 @@ impl Limiter {
 
     /// A successful sign-in clears the account's count on that address.
     pub fn record_success(&self, account: &str, address: &str) {
-        if let Ok(mut map) = self.failures.lock() {
-            map.remove(&Self::keys(account, address)[0]);
+        if let Ok(mut failures) = self.failures.lock() {
+            failures.counts.remove(&Self::keys(account, address)[0]);
         }
     }
 }

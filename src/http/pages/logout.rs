@@ -53,10 +53,7 @@ fn check_logout(
     let now = time::now();
     let hinted = match &params.id_token_hint {
         Some(hint) => {
-            let max_ttl = state
-                .settings
-                .id_token_ttl
-                .max(state.settings.access_token_ttl);
+            let max_ttl = state.settings.max_token_ttl();
             let payload = service::keys::verify_own_jwt(&state.db, hint, max_ttl, now)?
                 .filter(|p| p["iss"] == state.settings.issuer.as_str())
                 .ok_or_else(|| {
@@ -86,8 +83,10 @@ fn check_logout(
     };
     let client = match &client_id {
         Some(id) => Some(
-            service::clients::get(&state.db, None, id)
-                .map_err(|_| Error::InvalidRequest("unknown client_id".into()))?,
+            service::clients::get(&state.db, None, id).map_err(|e| match e {
+                Error::NotFound(_) => Error::InvalidRequest("unknown client_id".into()),
+                other => other,
+            })?,
         ),
         None => None,
     };
