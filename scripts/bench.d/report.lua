@@ -8,11 +8,14 @@ function setup(thread)
 end
 
 function report(summary, latency)
-  local ops = 0
+  -- Scenarios that define done_ops count their own operations (zero if all failed);
+  -- the others count every successful request.
+  local ops, counted = 0, false
   for _, t in ipairs(threads) do
-    ops = ops + (t:get("done_ops") or 0)
+    local n = t:get("done_ops")
+    if n then counted = true; ops = ops + n end
   end
-  if ops == 0 then ops = summary.requests - summary.errors.status end
+  if not counted then ops = summary.requests - summary.errors.status end
   io.write(string.format(
     '{"requests":%d,"ops":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d}\n',
     summary.requests, ops, summary.duration, latency:percentile(50), latency:percentile(99),
