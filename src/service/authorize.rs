@@ -351,16 +351,11 @@ fn issue_code(
     let code = secret::new_token(CODE_PREFIX);
     let hash = secret::token_hash(&code);
     write(&mut *db.conn()?, |conn| {
-        let existing = grants::find(conn, &user.id, &client.id)?;
-        let scope = match &existing {
-            Some(g) => union(&g.scope, &req.scope),
-            None => req.scope.clone(),
-        };
         let grant_id = grants::upsert(
             conn,
             &user.id,
             &client.id,
-            &scope,
+            &req.scope,
             remember,
             user.auth_time,
             now,
@@ -385,13 +380,6 @@ fn issue_code(
         )
     })?;
     Ok(code)
-}
-
-fn union(a: &str, b: &str) -> String {
-    let joined = format!("{a} {b}");
-    ScopeSet::parse(&joined)
-        .map(|s| s.to_string())
-        .unwrap_or(joined)
 }
 
 fn hash_hex(value: &str) -> String {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::schema::grants;
 use super::DbConnection;
 use crate::error::Result;
+use crate::protocol::scope::ScopeSet;
 use crate::protocol::time::Timestamp;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -29,8 +30,9 @@ pub fn find(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<O
         .optional()?)
 }
 
-/// Records a grant, widening an existing one to `scope`. Returns the grant's id. Call
-/// inside a write transaction.
+/// Records a grant of `scope`; an existing grant keeps what it had and gains `scope`
+/// (a grant only narrows when the user revokes it). Returns the grant's id. Call inside a
+/// write transaction.
 pub fn upsert(
     conn: &mut DbConnection,
     user_id: &str,
@@ -44,7 +46,7 @@ pub fn upsert(
         Some(existing) => {
             diesel::update(grants::table.find(&existing.id))
                 .set((
-                    grants::scope.eq(scope),
+                    grants::scope.eq(widened(&existing.scope, scope)),
                     grants::remember.eq(remember || existing.remember),
                     grants::auth_time.eq(auth_time),
                     grants::access_time.eq(now),
@@ -69,6 +71,13 @@ pub fn upsert(
             Ok(row.id)
         }
     }
+}
+
+fn widened(granted: &str, requested: &str) -> String {
+    let joined = format!("{granted} {requested}");
+    ScopeSet::parse(&joined)
+        .map(|s| s.to_string())
+        .unwrap_or(joined)
 }
 
 pub fn touch(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result<()> {

@@ -458,6 +458,53 @@ async fn admins_manage_users_and_deleting_one_ends_their_grants(backend: Backend
     assert_error(r, 404, "not_found").await;
 }
 
+/// A grant only grows with new requests; a narrower request (here by the password
+/// grant) leaves what the user already granted in place.
+async fn a_narrower_request_does_not_narrow_a_grant(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(json!({
+        "client_id": "pw",
+        "client_secret": "pw secret",
+        "grant_types": ["password"],
+        "scope": "openid profile email",
+    }));
+    let password_grant = |scope: &'static str| {
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth("pw", Some("pw secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "ann"),
+                ("password", "ann's password"),
+                ("scope", scope),
+            ])
+            .send()
+    };
+    assert_eq!(
+        password_grant("openid profile email")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(password_grant("openid").await.unwrap().status(), 200);
+    let reader = f.app.admin_token("authorizations:read").await;
+    let r = f
+        .app
+        .http
+        .get(f.app.url("/admin/authorizations?subject=ann&client_id=pw"))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
+    let page = json(r).await;
+    let scopes = page[0]["scopes"].as_array().expect("scopes").clone();
+    for scope in ["openid", "profile", "email"] {
+        assert!(scopes.iter().any(|s| s == scope), "{scope} kept: {page}");
+    }
+}
+
 async fn the_connections_page_lists_apps_and_admins_see_every_grant(backend: Backend) {
     let f = fixture(backend).await;
     let r = f
@@ -572,4 +619,5 @@ on_both_backends!(
     admins_audit_and_remove_grants,
     admins_manage_users_and_deleting_one_ends_their_grants,
     the_connections_page_lists_apps_and_admins_see_every_grant,
+    a_narrower_request_does_not_narrow_a_grant,
 );
