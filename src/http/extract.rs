@@ -91,6 +91,16 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
         .map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))
 }
 
+/// For `#[serde(deserialize_with)]` on the fields of protocol forms: a parameter sent
+/// without a value counts as omitted (RFC 6749 §3.1).
+pub fn empty_as_none<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value: Option<String> = serde::Deserialize::deserialize(d)?;
+    Ok(value.filter(|v| !v.is_empty()))
+}
+
 /// The raw `Authorization` header, if it is valid text.
 pub fn authorization(req: &HttpRequest) -> Option<&str> {
     req.headers()

@@ -425,6 +425,25 @@ async fn bad_token_requests_fail_with_their_exact_error(backend: Backend) {
             .expect("a count")
     };
     assert_eq!(stored, 1);
+
+    // Parameters sent without a value count as omitted (RFC 6749 §3.1): an empty scope
+    // asks for the client's registered scopes, an empty body secret beside Basic is no
+    // second authentication method.
+    let response = app
+        .http
+        .post(app.url("/oauth2/token"))
+        .basic_auth(cc, Some(cc_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", ""),
+            ("client_secret", ""),
+        ])
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body["scope"], "clients:read");
 }
 
 on_both_backends!(

@@ -14,11 +14,16 @@ use crate::service::tokens::{self, Introspection, Introspector};
 /// Parameters of an introspection request (RFC 7662 §2.1).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct IntrospectForm {
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,
     /// When given, the token is reported active only if it holds every scope listed.
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     scope: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_secret: Option<String>,
 }
 

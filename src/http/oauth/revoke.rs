@@ -12,9 +12,13 @@ use crate::service::tokens;
 /// Parameters of a revocation request (RFC 7009 §2.1).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeForm {
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_secret: Option<String>,
 }
 

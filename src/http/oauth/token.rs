@@ -12,15 +12,25 @@ use crate::service::tokens::{self, TokenResponse};
 /// Parameters of a token request (RFC 6749 §4). A repeated parameter is an error.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     grant_type: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     scope: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_secret: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     code: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     redirect_uri: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     code_verifier: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     refresh_token: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     username: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     password: Option<String>,
 }
 
@@ -41,11 +51,9 @@ pub async fn token(
     form: web::Form<TokenForm>,
 ) -> Result<HttpResponse> {
     let mut form = form.into_inner();
-    // A parameter sent without a value counts as omitted (RFC 6749 §3.1).
     let grant_type = form
         .grant_type
         .take()
-        .filter(|g| !g.is_empty())
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     let credentials = client_credentials(
         &req,
