@@ -1,6 +1,6 @@
 //! The signing key ring: creating, rotating, publishing and caching keys.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet};
@@ -78,10 +78,33 @@ pub fn list(db: &Db) -> Result<Vec<KeyView>> {
         .collect())
 }
 
-fn load(row: &KeyRow) -> Result<SigningKey> {
+/// A stored key, parsed. Parsing (and for RSA validating) a private key costs far more
+/// than the JWKS or a hint check needs, and a key's material never changes once stored,
+/// so parsed keys are kept by kid and a digest of their material.
+fn load(row: &KeyRow) -> Result<Arc<SigningKey>> {
+    static PARSED: Mutex<Vec<(String, Vec<u8>, Arc<SigningKey>)>> = Mutex::new(Vec::new());
+    const KEEP: usize = 32;
+    let digest = crate::protocol::secret::token_hash(&row.private_key);
+    let find = |parsed: &[(String, Vec<u8>, Arc<SigningKey>)]| {
+        parsed
+            .iter()
+            .find(|(kid, d, _)| *kid == row.kid && *d == digest)
+            .map(|(_, _, key)| key.clone())
+    };
+    if let Some(key) = PARSED.lock().ok().and_then(|p| find(&p)) {
+        return Ok(key);
+    }
     let alg = Algorithm::parse(&row.alg)
         .ok_or_else(|| Error::internal_msg(format!("key {} has an unknown alg", row.kid)))?;
-    SigningKey::load(&row.kid, alg, &row.private_key).map_err(Error::internal_msg)
+    let key =
+        Arc::new(SigningKey::load(&row.kid, alg, &row.private_key).map_err(Error::internal_msg)?);
+    if let Ok(mut parsed) = PARSED.lock() {
+        if parsed.len() >= KEEP {
+            parsed.remove(0);
+        }
+        parsed.push((row.kid.clone(), digest, key.clone()));
+    }
+    Ok(key)
 }
 
 /// The JWKS: next, current and recently retired keys. `max_token_ttl` is the longest
@@ -192,7 +215,7 @@ impl Signer {
             .iter()
             .find(|k| k.state == "current")
             .ok_or_else(|| Error::internal_msg("there is no current signing key".into()))?;
-        let key = Arc::new(load(row)?);
+        let key = load(row)?;
         if let Ok(mut guard) = self.cached.write() {
             *guard = Some((Instant::now(), key.clone()));
         }
