@@ -82,10 +82,12 @@ pub fn list(db: &Db) -> Result<Vec<KeyView>> {
 /// than the JWKS or a hint check needs, and a key's material never changes once stored,
 /// so parsed keys are kept by kid and a digest of their material.
 fn load(row: &KeyRow) -> Result<Arc<SigningKey>> {
-    static PARSED: Mutex<Vec<(String, Vec<u8>, Arc<SigningKey>)>> = Mutex::new(Vec::new());
+    /// kid, digest of the stored material, the parsed key.
+    type Parsed = (String, Vec<u8>, Arc<SigningKey>);
+    static PARSED: Mutex<Vec<Parsed>> = Mutex::new(Vec::new());
     const KEEP: usize = 32;
     let digest = crate::protocol::secret::token_hash(&row.private_key);
-    let find = |parsed: &[(String, Vec<u8>, Arc<SigningKey>)]| {
+    let find = |parsed: &[Parsed]| {
         parsed
             .iter()
             .find(|(kid, d, _)| *kid == row.kid && *d == digest)
