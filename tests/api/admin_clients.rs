@@ -44,15 +44,7 @@ async fn register_read_replace_and_delete_a_client(backend: Backend) {
     assert_eq!(created["token_endpoint_auth_method"], "client_secret_post");
     assert!(created["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let got = json(
-        app.http
-            .get(app.url(&format!("/admin/clients/{id}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = json(app.get_as(&format!("/admin/clients/{id}"), &admin).await).await;
     assert!(
         got.get("client_secret").is_none(),
         "secrets are never shown again: {got}"
@@ -134,29 +126,11 @@ async fn register_read_replace_and_delete_a_client(backend: Backend) {
         .await;
 
     // Delete: the client and its tokens are gone.
-    let r = app
-        .http
-        .delete(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_as(&format!("/admin/clients/{id}"), &admin).await;
     assert_eq!(r.status(), 204);
-    let r = app
-        .http
-        .get(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as(&format!("/admin/clients/{id}"), &admin).await;
     assert_error(r, 404, "not_found").await;
-    let r = app
-        .http
-        .delete(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_as(&format!("/admin/clients/{id}"), &admin).await;
     assert_error(r, 404, "not_found").await;
     let introspector = app.admin_token("tokens:introspect").await;
     let body = json(
@@ -239,13 +213,7 @@ async fn lists_page_with_total_count_and_next_link(backend: Backend) {
     for i in 0..4 {
         app.register(json!({ "client_id": format!("app-{i}"), "client_name": format!("App {i}"), "owner": if i % 2 == 0 { Some("ann") } else { None } }));
     }
-    let r = app
-        .http
-        .get(app.url("/admin/clients?limit=2"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients?limit=2", &admin).await;
     assert_eq!(r.headers()["x-total-count"], "5");
     let link = r.headers()["link"].to_str().unwrap().to_owned();
     assert_eq!(
@@ -257,13 +225,7 @@ async fn lists_page_with_total_count_and_next_link(backend: Backend) {
     );
     assert_eq!(json(r).await.as_array().unwrap().len(), 2);
 
-    let r = app
-        .http
-        .get(app.url("/admin/clients?limit=2&offset=4"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients?limit=2&offset=4", &admin).await;
     assert!(
         r.headers().get("link").is_none(),
         "no next page after the last"
@@ -272,13 +234,7 @@ async fn lists_page_with_total_count_and_next_link(backend: Backend) {
     assert_eq!(last.as_array().unwrap().len(), 1);
     assert!(last[0].get("client_secret").is_none());
 
-    let r = app
-        .http
-        .get(app.url("/admin/clients?owner=ann&limit=1"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients?owner=ann&limit=1", &admin).await;
     assert_eq!(r.headers()["x-total-count"], "2");
     assert_eq!(
         r.headers()["link"].to_str().unwrap(),
@@ -291,13 +247,7 @@ async fn lists_page_with_total_count_and_next_link(backend: Backend) {
     assert_eq!(owned[0]["owner"], "ann");
 
     for bad in ["limit=0", "limit=501", "offset=-1", "limit=ten"] {
-        let r = app
-            .http
-            .get(app.url(&format!("/admin/clients?{bad}")))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(&format!("/admin/clients?{bad}"), &admin).await;
         assert_error(r, 400, "invalid_request").await;
     }
 }
@@ -348,13 +298,7 @@ async fn the_admin_api_needs_a_token_with_the_right_scope(backend: Backend) {
         assert_error(r, 403, "insufficient_scope").await;
     }
     let writer = app.admin_token("clients:write").await;
-    let r = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(&writer)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients", &writer).await;
     assert_error(r, 403, "insufficient_scope").await;
 }
 
@@ -438,13 +382,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(backend: Backend) {
             .unwrap();
         assert_error(r, 400, "invalid_request").await;
     }
-    let r = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients", &admin).await;
     assert_eq!(
         r.headers()["x-total-count"],
         "1",
@@ -458,13 +396,7 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing(backend: Backend) {
         "/admin/clients/%00",
         "/admin/clients/nope",
     ] {
-        let r = app
-            .http
-            .get(app.url(path))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(path, &admin).await;
         assert_error(r, 404, "not_found").await;
     }
     let r = app
@@ -516,68 +448,26 @@ async fn users_manage_only_the_clients_they_own(backend: Backend) {
     assert_error(r, 400, "invalid_request").await;
 
     for token in [&ann, &root] {
-        let r = app
-            .http
-            .get(app.url(&format!("/admin/clients/{id}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let r = app.get_as(&format!("/admin/clients/{id}"), token).await;
         assert_eq!(r.status(), 200);
     }
-    let r = app
-        .http
-        .get(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as(&format!("/admin/clients/{id}"), &bob).await;
     assert_error(r, 404, "not_found").await;
-    let r = app
-        .http
-        .delete(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_as(&format!("/admin/clients/{id}"), &bob).await;
     assert_error(r, 404, "not_found").await;
 
-    let r = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients", &bob).await;
     assert_eq!(
         r.headers()["x-total-count"],
         "0",
         "bob sees none of the others' clients"
     );
-    let r = app
-        .http
-        .get(app.url("/admin/clients?owner=ann"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients?owner=ann", &bob).await;
     assert_eq!(json(r).await, json!([]));
-    let r = app
-        .http
-        .get(app.url("/admin/clients?owner=ann"))
-        .bearer_auth(&root)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients?owner=ann", &root).await;
     assert_eq!(r.headers()["x-total-count"], "1");
 
-    let r = app
-        .http
-        .delete(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&ann)
-        .send()
-        .await
-        .unwrap();
+    let r = app.delete_as(&format!("/admin/clients/{id}"), &ann).await;
     assert_eq!(r.status(), 204);
 }
 

@@ -60,16 +60,7 @@ async fn the_connections_api_lists_and_revokes_only_the_users_own_apps(backend: 
     let rp2_token = second_app_token(&f).await;
     let token = user_api_token(&f, &f.browser, "connections:read connections:write").await;
 
-    let list = json(
-        f.app
-            .http
-            .get(f.app.url("/api/connections"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let list = json(f.app.get_as("/api/connections", &token).await).await;
     let ids: Vec<&str> = list
         .as_array()
         .unwrap()
@@ -77,16 +68,7 @@ async fn the_connections_api_lists_and_revokes_only_the_users_own_apps(backend: 
         .map(|c| c["client_id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"rp") && ids.contains(&"rp2"), "{list}");
-    let one = json(
-        f.app
-            .http
-            .get(f.app.url("/api/connections/rp"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let one = json(f.app.get_as("/api/connections/rp", &token).await).await;
     assert_eq!(one["client_name"], "Reading Room");
     assert_eq!(one["scopes"], json!(["openid", "profile"]));
     assert!(one["created_at"].is_string() && one["last_used"].is_string());
@@ -216,26 +198,19 @@ async fn admins_audit_and_remove_grants(backend: Backend) {
     let sub = first["subject"].as_str().unwrap().to_owned();
     let by_sub = json(
         f.app
-            .http
-            .get(f.app.url(&format!(
-                "/admin/authorizations?subject={sub}&client_id=rp2"
-            )))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap(),
+            .get_as(
+                &format!("/admin/authorizations?subject={sub}&client_id=rp2"),
+                &reader,
+            )
+            .await,
     )
     .await;
     assert_eq!(by_sub.as_array().unwrap().len(), 1);
     let rp2_grant = by_sub[0]["id"].as_str().unwrap().to_owned();
     let nobody = json(
         f.app
-            .http
-            .get(f.app.url("/admin/authorizations?subject=nobody"))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap(),
+            .get_as("/admin/authorizations?subject=nobody", &reader)
+            .await,
     )
     .await;
     assert_eq!(nobody, json!([]));
@@ -372,16 +347,7 @@ async fn admins_manage_users_and_deleting_one_ends_their_grants(backend: Backend
         .await
         .unwrap();
     assert_eq!(r.headers()["x-total-count"], "2");
-    let got = json(
-        f.app
-            .http
-            .get(f.app.url("/admin/users/carol"))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let got = json(f.app.get_as("/admin/users/carol", &reader).await).await;
     assert_eq!(got["email"], "carol@example.com");
 
     // PATCH: null clears, absent keeps, a new password works at once.
@@ -438,12 +404,8 @@ async fn admins_manage_users_and_deleting_one_ends_their_grants(backend: Backend
     let grants = f.app.admin_token("authorizations:read").await;
     let left = json(
         f.app
-            .http
-            .get(f.app.url("/admin/authorizations?client_id=rp"))
-            .bearer_auth(grants)
-            .send()
-            .await
-            .unwrap(),
+            .get_as("/admin/authorizations?client_id=rp", grants)
+            .await,
     )
     .await;
     assert_eq!(left, json!([]));

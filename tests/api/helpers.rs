@@ -238,6 +238,36 @@ impl TestApp {
         run_cli(&self.database_url, args, stdin)
     }
 
+    /// `GET path` with a bearer token.
+    pub async fn get_as(
+        &self,
+        path: impl AsRef<str>,
+        token: impl std::fmt::Display,
+    ) -> reqwest::Response {
+        let url = self.url(path.as_ref());
+        self.http
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete_as(
+        &self,
+        path: impl AsRef<str>,
+        token: impl std::fmt::Display,
+    ) -> reqwest::Response {
+        let url = self.url(path.as_ref());
+        self.http
+            .delete(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
     pub fn introspect_as(&self, id: &str, secret: &str, token: &str) -> reqwest::RequestBuilder {
         self.http
             .post(self.url("/oauth2/introspect"))

@@ -120,13 +120,7 @@ async fn a_revoked_token_is_inactive_and_refused(backend: Backend) {
     )
     .await;
     assert_eq!(body["active"], false);
-    let r = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = app.get_as("/admin/clients", &token).await;
     assert_eq!(
         r.headers()["www-authenticate"],
         r#"Bearer realm="portcullis", error="invalid_token""#

@@ -168,13 +168,7 @@ async fn a_deleted_client_is_refused_at_once_here_and_within_the_bound_elsewhere
         assert_eq!(token_at(&app, url, &id, &secret).await.status(), 200);
     }
 
-    let deleted = app
-        .http
-        .delete(app.url(&format!("/admin/clients/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap();
+    let deleted = app.delete_as(&format!("/admin/clients/{id}"), &admin).await;
     assert_eq!(deleted.status(), 204);
     let here = token_at(&app, app.url("/oauth2/token"), &id, &secret).await;
     assert_eq!(

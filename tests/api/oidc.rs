@@ -847,16 +847,7 @@ async fn userinfo_by_get_post_header_and_body_with_claims_per_scope(backend: Bac
     }
     let (token, _) = sign_in_and_exchange(&f, &["profile", "email", "address", "phone"]).await;
     let at = token.access_token().secret().clone();
-    let get = json(
-        f.app
-            .http
-            .get(f.app.url("/userinfo"))
-            .bearer_auth(&at)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let get = json(f.app.get_as("/userinfo", &at).await).await;
     let post_header = json(
         f.app
             .http
@@ -889,12 +880,8 @@ async fn userinfo_by_get_post_header_and_body_with_claims_per_scope(backend: Bac
     let (narrow, _) = sign_in_and_exchange(&f, &[]).await;
     let claims = json(
         f.app
-            .http
-            .get(f.app.url("/userinfo"))
-            .bearer_auth(narrow.access_token().secret())
-            .send()
-            .await
-            .unwrap(),
+            .get_as("/userinfo", narrow.access_token().secret())
+            .await,
     )
     .await;
     assert_eq!(

@@ -281,12 +281,8 @@ async fn the_first_party_shortcut_needs_a_session_and_a_grant(backend: Backend) 
     assert_eq!(body["type"], "token");
     let userinfo = json(
         f.app
-            .http
-            .get(f.app.url("/userinfo"))
-            .bearer_auth(body["token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap(),
+            .get_as("/userinfo", body["token"].as_str().unwrap())
+            .await,
     )
     .await;
     assert_eq!(userinfo["preferred_username"], "ann");

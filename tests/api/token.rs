@@ -29,12 +29,8 @@ async fn a_client_library_gets_a_token_with_client_secret_basic(backend: Backend
 
     // The token works at the admin API for the scope it holds, and only that.
     let list = app
-        .http
-        .get(app.url("/admin/clients"))
-        .bearer_auth(token.access_token().secret())
-        .send()
-        .await
-        .unwrap();
+        .get_as("/admin/clients", token.access_token().secret())
+        .await;
     assert_eq!(list.status(), 200);
     let create = app
         .http
