@@ -95,6 +95,7 @@ impl Application {
                 &state.settings,
                 key.clone(),
             ))
+            .wrap(from_fn(middleware::refuse_nul))
             .wrap(middleware::security_headers())
             .wrap(from_fn(middleware::observe))
         })
@@ -191,6 +192,7 @@ async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         cookie_key,
         signer: Default::default(),
         login_limiter: Default::default(),
+        client_limiter: crate::http::ratelimit::Limiter::for_clients(),
     })
 }
 

@@ -32,6 +32,8 @@ pub struct AppState {
     pub signer: crate::service::keys::Signer,
     /// Throttles failed sign-ins (pages and the password grant).
     pub login_limiter: ratelimit::Limiter,
+    /// Throttles failed client authentication (token, introspection, revocation).
+    pub client_limiter: ratelimit::Limiter,
 }
 
 impl AppState {

@@ -1,10 +1,11 @@
-//! Sign-in throttling, in memory on each node.
+//! Throttling of guesses (user sign-ins, client authentication), in memory on each node.
 //!
 //! Failures are counted per (account, address) and per address over a window. An
 //! attacker who hammers one account from one address is slowed down; the real owner on
 //! another address, and every other account, are not affected.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,10 +14,13 @@ pub struct Limiter {
     per_account: u32,
     per_address: u32,
     failures: Mutex<Failures>,
+    /// Keys are keyed hashes, so checking a request allocates nothing and an attacker
+    /// cannot choose colliding names.
+    hasher: RandomState,
 }
 
 struct Failures {
-    counts: HashMap<String, (u32, Instant)>,
+    counts: HashMap<u64, (u32, Instant)>,
     swept_at: Instant,
 }
 
@@ -41,24 +45,38 @@ impl Limiter {
                 counts: HashMap::new(),
                 swept_at: Instant::now(),
             }),
+            hasher: RandomState::new(),
         }
     }
 
-    fn keys(account: &str, address: &str) -> [String; 2] {
-        [format!("a\0{account}\0{address}"), format!("i\0{address}")]
+    /// Limits suited to client authentication: secrets are long random strings, so the
+    /// throttle's job is to stop a flood of failures burning argon2id time, and a client
+    /// deployed with a stale secret should be let in soon after it is fixed.
+    pub fn for_clients() -> Self {
+        Self::new(Duration::from_secs(5 * 60), 10, 100)
+    }
+
+    fn keys(&self, account: &str, address: &str) -> [u64; 2] {
+        [
+            self.hasher.hash_one(("account", account, address)),
+            self.hasher.hash_one(("address", address)),
+        ]
     }
 
     /// `Some(seconds)` to wait when this account and address may not try now.
     pub fn retry_after(&self, account: &str, address: &str) -> Option<u64> {
         let failures = self.failures.lock().ok()?;
         let map = &failures.counts;
-        let [account_key, address_key] = Self::keys(account, address);
-        let blocked = |key: &str, limit: u32| {
-            map.get(key)
+        if map.is_empty() {
+            return None;
+        }
+        let [account_key, address_key] = self.keys(account, address);
+        let blocked = |key: u64, limit: u32| {
+            map.get(&key)
                 .filter(|(count, since)| *count >= limit && since.elapsed() < self.window)
                 .map(|(_, since)| (self.window - since.elapsed()).as_secs().max(1))
         };
-        blocked(&account_key, self.per_account).or_else(|| blocked(&address_key, self.per_address))
+        blocked(account_key, self.per_account).or_else(|| blocked(address_key, self.per_address))
     }
 
     pub fn record_failure(&self, account: &str, address: &str) {
@@ -71,7 +89,7 @@ impl Limiter {
                 .retain(|_, (_, since)| since.elapsed() < self.window);
             failures.swept_at = Instant::now();
         }
-        for key in Self::keys(account, address) {
+        for key in self.keys(account, address) {
             let entry = failures.counts.entry(key).or_insert((0, Instant::now()));
             if entry.1.elapsed() >= self.window {
                 *entry = (0, Instant::now());
@@ -83,7 +101,9 @@ impl Limiter {
     /// A successful sign-in clears the account's count on that address.
     pub fn record_success(&self, account: &str, address: &str) {
         if let Ok(mut failures) = self.failures.lock() {
-            failures.counts.remove(&Self::keys(account, address)[0]);
+            if !failures.counts.is_empty() {
+                failures.counts.remove(&self.keys(account, address)[0]);
+            }
         }
     }
 }

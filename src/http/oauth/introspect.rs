@@ -1,13 +1,13 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, count_auth_failure, no_store};
-use crate::error::Result;
+use super::{authenticate, client_credentials, no_store, settle, Attempt};
+use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{authorization, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::credentials::parse_bearer;
-use crate::protocol::error::OAuthError;
+use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time;
 use crate::service::tokens::{self, Introspection, Introspector};
 
@@ -55,10 +55,18 @@ pub async fn introspect(
         .and_then(parse_bearer)
         .map(str::to_owned);
     let st = state.clone();
+    let mut attempt = None;
     let answer = if let Some(bearer) = bearer {
         blocking(move || {
             let now = time::now();
-            let principal = tokens::principal(&st.db, &bearer, now)?;
+            // A protocol endpoint answers in RFC 6750's terms, not the admin API's.
+            let principal = tokens::principal(&st.db, &bearer, now).map_err(|e| match e {
+                Error::Unauthorized { .. } => Error::OAuth(OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the access token is invalid, expired or revoked",
+                )),
+                other => other,
+            })?;
             Bearer(principal).require("tokens:introspect")?;
             tokens::introspect(
                 &st.db,
@@ -76,6 +84,7 @@ pub async fn introspect(
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
         )?;
+        attempt = Attempt::begin(&state, &req, Some(&credentials))?;
         async {
             let caller = Introspector::Client(Box::new(authenticate(&state, credentials).await?));
             let now = time::now();
@@ -94,6 +103,6 @@ pub async fn introspect(
         }
         .await
     };
-    let body = count_auth_failure(&state, answer)?;
+    let body = settle(&state, attempt, answer)?;
     Ok(no_store(HttpResponse::Ok()).json(body))
 }

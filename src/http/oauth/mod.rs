@@ -62,10 +62,51 @@ fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
     builder
 }
 
-/// Passes a result through, counting failed client authentications in the metrics.
-fn count_auth_failure<T>(state: &State, result: Result<T>) -> Result<T> {
+/// A client authentication in progress, as the guessing throttle sees it.
+struct Attempt {
+    client_id: String,
+    address: String,
+}
+
+impl Attempt {
+    /// Refuses with 429 while the claimed client id has failed too often from this
+    /// address, before any secret is checked: otherwise a guesser could still tell a
+    /// right guess from a wrong one.
+    fn begin(
+        state: &State,
+        req: &HttpRequest,
+        credentials: Option<&ClientCredentials>,
+    ) -> Result<Option<Attempt>> {
+        let Some(credentials) = credentials else {
+            return Ok(None);
+        };
+        let attempt = Attempt {
+            client_id: credentials.client_id().to_owned(),
+            address: super::extract::peer_ip(req),
+        };
+        match state
+            .client_limiter
+            .retry_after(&attempt.client_id, &attempt.address)
+        {
+            Some(seconds) => {
+                state.metrics.client_auth_failures.inc();
+                Err(Error::TooManyRequests(seconds))
+            }
+            None => Ok(Some(attempt)),
+        }
+    }
+}
+
+/// Passes a result through; a failed client authentication is counted in the metrics
+/// and toward the throttle.
+fn settle<T>(state: &State, attempt: Option<Attempt>, result: Result<T>) -> Result<T> {
     if matches!(&result, Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidClient) {
         state.metrics.client_auth_failures.inc();
+        if let Some(a) = attempt {
+            state
+                .client_limiter
+                .record_failure(&a.client_id, &a.address);
+        }
     }
     result
 }

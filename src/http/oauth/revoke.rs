@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, count_auth_failure, no_store};
+use super::{client_credentials, no_store, settle, Attempt};
 use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -49,12 +49,13 @@ pub async fn revoke(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
+    let attempt = Attempt::begin(&state, &req, Some(&credentials))?;
     let st = state.clone();
     let result = blocking(move || {
         let client = tokens::authenticate_client(&st.db, &credentials)?;
         tokens::revoke(&st.db, &client, &token, time::now())
     })
     .await;
-    count_auth_failure(&state, result)?;
+    settle(&state, attempt, result)?;
     Ok(no_store(HttpResponse::Ok()).finish())
 }

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, count_auth_failure, no_store};
+use super::{authenticate, client_credentials, no_store, settle, Attempt};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -60,6 +60,7 @@ pub async fn token(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );
+    let attempt = Attempt::begin(&state, &req, credentials.as_ref().ok())?;
     let address = crate::http::extract::peer_ip(&req);
     let st = state.clone();
     let result = match grant_type.as_str() {
@@ -136,7 +137,7 @@ pub async fn token(
             format!("grant_type {other:?} is not supported"),
         )),
     };
-    let response = count_auth_failure(&state, result)?;
+    let response = settle(&state, attempt, result)?;
     state
         .metrics
         .tokens_issued
