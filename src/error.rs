@@ -67,6 +67,13 @@ impl From<diesel::result::Error> for Error {
             D::DatabaseError(DatabaseErrorKind::Unknown, ref info) if is_busy(info.message()) => {
                 Self::Unavailable(err.into())
             }
+            // PostgreSQL refuses text holding a NUL character, even to compare it: that
+            // is the request's fault (a NUL in a form field or Basic header), not ours.
+            D::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if info.message().contains("0x00") =>
+            {
+                Self::InvalidRequest("text must not contain NUL characters".into())
+            }
             other => Self::Internal(other.into()),
         }
     }

@@ -3,9 +3,10 @@
 
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::{DefaultHeaders, Next};
+use actix_web::ResponseError;
 
 use super::State;
 
@@ -57,4 +58,23 @@ pub fn security_headers() -> DefaultHeaders {
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
         .add(("Referrer-Policy", "no-referrer"))
+}
+
+/// Refuses a path or query carrying an encoded NUL character. No id, name or parameter
+/// may hold one, and PostgreSQL cannot even compare text with one (it would answer with
+/// an error where SQLite answers "not found"), so it is stopped here, the same way on
+/// every backend.
+pub async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let uri = req.uri();
+    let carries_nul = |part: Option<&str>| part.is_some_and(|p| p.contains("%00"));
+    if carries_nul(Some(uri.path())) || carries_nul(uri.query()) {
+        let refusal =
+            crate::error::Error::InvalidRequest("the request URL contains a NUL character".into())
+                .error_response();
+        return Ok(req.into_response(refusal).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }

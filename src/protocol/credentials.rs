@@ -33,6 +33,23 @@ impl ClientCredentials {
         body_client_id: Option<&str>,
         body_secret: Option<&str>,
     ) -> Result<Option<Self>, OAuthError> {
+        let credentials = Self::combine(authorization, body_client_id, body_secret)?;
+        // No registered client has such an id; say so before any storage is asked
+        // (PostgreSQL cannot even compare text holding a NUL).
+        if credentials
+            .as_ref()
+            .is_some_and(|c| c.client_id().chars().any(char::is_control))
+        {
+            return Err(OAuthError::invalid_client("client authentication failed"));
+        }
+        Ok(credentials)
+    }
+
+    fn combine(
+        authorization: Option<&str>,
+        body_client_id: Option<&str>,
+        body_secret: Option<&str>,
+    ) -> Result<Option<Self>, OAuthError> {
         let basic = match authorization {
             Some(header) if is_scheme(header, "basic") => Some(parse_basic(header)?),
             _ => None,

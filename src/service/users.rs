@@ -208,7 +208,13 @@ pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> 
 
 /// Checks a username and password. Unknown users cost as much time as wrong passwords.
 pub fn authenticate(db: &Db, username: &str, password: &str) -> Result<Option<UserRecord>> {
-    let user = store::find_by_username(&mut *db.conn()?, username)?;
+    // No account can have such a name (see validate_username); asking PostgreSQL would
+    // be an error rather than "no such user".
+    let user = if validate_username(username).is_ok() {
+        store::find_by_username(&mut *db.conn()?, username)?
+    } else {
+        None
+    };
     match user {
         Some(user) if secret::verify_secret(password, &user.password_hash) => Ok(Some(user)),
         Some(_) => Ok(None),

@@ -26,6 +26,7 @@ macro_rules! on_both_backends {
 
 mod admin_clients;
 mod adversarial;
+mod adversarial_apis;
 mod apps;
 mod browser;
 mod cli;
