@@ -1,5 +1,6 @@
 use std::net::TcpListener;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
@@ -327,4 +328,75 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
         "{body}"
     );
     body
+}
+
+/// A `portcullis serve` process on the test app's database: another node beside the
+/// in-process server, or a server that can be killed and started again.
+pub struct Node {
+    pub base: String,
+    child: Child,
+}
+
+impl Node {
+    pub async fn start(app: &TestApp) -> Node {
+        Self::start_with(
+            app,
+            &[
+                ("PORTCULLIS_WORKERS", "1"),
+                ("PORTCULLIS_DB_POOL_SIZE", "2"),
+            ],
+        )
+        .await
+    }
+
+    /// Starts a node with these settings on a fresh port.
+    pub async fn start_with(app: &TestApp, settings: &[(&str, &str)]) -> Node {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .arg("serve")
+            .env("PORTCULLIS_DATABASE_URL", &app.database_url)
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_ISSUER", &base)
+            .envs(settings.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a node");
+        let node = Node { base, child };
+        for _ in 0..100 {
+            if let Ok(r) = app.http.get(node.url("/health/ready")).send().await {
+                if r.status() == 200 {
+                    return node;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the node did not become ready");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

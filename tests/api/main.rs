@@ -33,6 +33,7 @@ mod cli;
 mod connections;
 mod consent_app;
 mod e2e;
+mod faults;
 mod helpers;
 mod introspection;
 mod logos;

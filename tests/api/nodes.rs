@@ -2,61 +2,11 @@
 //! serve` process. What one node issues, the other sees at once; what one node revokes
 //! or deletes, it stops honouring at once, and the other within the memo bound.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use portcullis::storage::memo::MEMO_BOUND;
 
-use crate::helpers::{json, Backend, TestApp};
-
-/// A second server process on the test app's database.
-struct Node {
-    base: String,
-    child: Child,
-}
-
-impl Node {
-    async fn start(app: &TestApp) -> Node {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let base = format!("http://127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .arg("serve")
-            .env("PORTCULLIS_DATABASE_URL", &app.database_url)
-            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
-            .env("PORTCULLIS_ISSUER", &base)
-            .env("PORTCULLIS_WORKERS", "1")
-            .env("PORTCULLIS_DB_POOL_SIZE", "2")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start a second node");
-        let node = Node { base, child };
-        for _ in 0..100 {
-            if let Ok(r) = app.http.get(node.url("/health/ready")).send().await {
-                if r.status() == 200 {
-                    return node;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the second node did not become ready");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helpers::{json, Backend, Node, TestApp};
 
 async fn introspect_at(app: &TestApp, url: String, id: &str, secret: &str, token: &str) -> bool {
     let response = app
