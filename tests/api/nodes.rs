@@ -6,7 +6,15 @@ use std::time::{Duration, Instant};
 
 use portcullis::storage::memo::MEMO_BOUND;
 
-use crate::helpers::{json, Backend, Node, TestApp};
+use std::collections::HashSet;
+
+use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
+use openidconnect::{JsonWebKey, OAuth2TokenResponse};
+use portcullis::service::keys::SIGNER_CACHE;
+
+use crate::browser::{Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::{assert_error, json, Backend, Node, TestApp};
+use crate::oidc::{base64_url, fixture, sign_in_and_exchange, RP_SECRET};
 
 async fn introspect_at(app: &TestApp, url: String, id: &str, secret: &str, token: &str) -> bool {
     let response = app
@@ -135,7 +143,209 @@ async fn a_deleted_client_is_refused_at_once_here_and_within_the_bound_elsewhere
     .await;
 }
 
+/// A user's consent revoked through one node: that node stops honouring the grant's
+/// tokens at once, the other node within the memo bound; refreshing fails everywhere at
+/// once (refresh always reads the database), and the next sign-in asks again.
+async fn a_revoked_consent_is_honoured_at_once_here_and_within_the_bound_elsewhere(
+    backend: Backend,
+) {
+    let f = fixture(backend).await;
+    let node = Node::start(&f.app).await;
+    let (token, _) = sign_in_and_exchange(&f, &["offline_access"]).await;
+    let access = token.access_token().secret().clone();
+    let refresh = token
+        .refresh_token()
+        .expect("a refresh token")
+        .secret()
+        .clone();
+    for url in [
+        f.app.url("/oauth2/introspect"),
+        node.url("/oauth2/introspect"),
+    ] {
+        assert!(introspect_at(&f.app, url, "rp", RP_SECRET, &access).await);
+    }
+
+    let remover = f.app.admin_token("authorizations:write").await;
+    let removed = f
+        .app
+        .http
+        .delete(node.url("/admin/authorizations?subject=ann&client_id=rp"))
+        .bearer_auth(&remover)
+        .send()
+        .await
+        .expect("an answer");
+    assert!(removed.status().is_success(), "{}", removed.status());
+    assert!(
+        !introspect_at(
+            &f.app,
+            node.url("/oauth2/introspect"),
+            "rp",
+            RP_SECRET,
+            &access
+        )
+        .await,
+        "the node that removed the grant stops honouring its tokens at once"
+    );
+    for url in [f.app.url("/oauth2/token"), node.url("/oauth2/token")] {
+        let r = f
+            .app
+            .http
+            .post(url)
+            .basic_auth("rp", Some(RP_SECRET))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+            .send()
+            .await
+            .expect("an answer");
+        assert_error(r, 400, "invalid_grant").await;
+    }
+    let took = within(MEMO_BOUND + Duration::from_secs(2), || {
+        let url = f.app.url("/oauth2/introspect");
+        let (app, access) = (&f.app, &access);
+        async move { !introspect_at(app, url, "rp", RP_SECRET, access).await }
+    })
+    .await;
+    assert!(took <= MEMO_BOUND + Duration::from_millis(500), "{took:?}");
+    // The remembered decision went with the grant: the other node asks again.
+    let started = crate::oidc::start(&f.rp, &["offline_access"], &[]);
+    let landing = f
+        .browser
+        .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
+        .await
+        .redirect();
+    assert!(Landing::param(&landing, "code").is_some());
+    assert_eq!(f.browser.seen.borrow().as_slice(), ["consent"]);
+}
+
+fn kids(jwks: &serde_json::Value) -> HashSet<String> {
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// An ID token from the password grant at `base`: its key id and whether the key set
+/// `jwks` verifies its signature.
+async fn id_token_kid(app: &TestApp, base: &str, jwks: &serde_json::Value) -> (String, bool) {
+    let r = app
+        .http
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth("pw", Some("pw secret"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ann"),
+            ("password", "ann's password"),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .expect("an answer");
+    let body = json(r).await;
+    let id_token = body["id_token"].as_str().expect("an ID token");
+    let parts: Vec<&str> = id_token.split('.').collect();
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64_url(parts[0])).expect("a JOSE header");
+    let kid = header["kid"].as_str().expect("a kid").to_owned();
+    let verified = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter(|k| k["kid"] == kid.as_str())
+        .filter_map(|k| serde_json::from_value::<CoreJsonWebKey>(k.clone()).ok())
+        .any(|key| {
+            key.verify_signature(
+                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                format!("{}.{}", parts[0], parts[1]).as_bytes(),
+                &base64_url(parts[2]),
+            )
+            .is_ok()
+        });
+    (kid, verified)
+}
+
+/// `keys rotate` makes the published next key current. Every node signs with it within
+/// the signer's cache bound, and it was in every node's key set before the rotation, so
+/// a relying party holding a key set fetched before the rotation verifies every token.
+async fn a_key_rotation_is_published_by_every_node_before_use(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(serde_json::json!({
+        "client_id": "pw",
+        "client_secret": "pw secret",
+        "grant_types": ["password"],
+        "scope": "openid",
+    }));
+    let node = Node::start(&f.app).await;
+    let bases = [f.app.base.clone(), node.base.clone()];
+    let mut before = Vec::new();
+    for base in &bases {
+        let r = f
+            .app
+            .http
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("the key set");
+        before.push(json(r).await);
+    }
+    assert_eq!(
+        kids(&before[0]),
+        kids(&before[1]),
+        "every node publishes the same keys"
+    );
+    let (signing, _) = id_token_kid(&f.app, &bases[0], &before[0]).await;
+
+    let out = f.app.cli(&["keys", "rotate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let start = Instant::now();
+    let mut switched = [None, None];
+    while switched.iter().any(Option::is_none) {
+        assert!(
+            start.elapsed() < SIGNER_CACHE + Duration::from_secs(3),
+            "not every node signs with the new key: {switched:?}"
+        );
+        for (i, base) in bases.iter().enumerate() {
+            for jwks in &before {
+                let (kid, verified) = id_token_kid(&f.app, base, jwks).await;
+                assert!(
+                    verified,
+                    "{base} signed with {kid}, not in a key set from before"
+                );
+                if kid != signing && switched[i].is_none() {
+                    switched[i] = Some(start.elapsed());
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The retired key stays published, so tokens signed before the rotation verify.
+    for base in &bases {
+        let r = f
+            .app
+            .http
+            .get(format!("{base}/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("the key set");
+        let now = kids(&json(r).await);
+        assert!(
+            now.contains(&signing),
+            "{base} still publishes the retired key"
+        );
+        assert!(
+            now.len() >= 3,
+            "{base} publishes a new next key as well: {now:?}"
+        );
+    }
+}
+
 on_both_backends!(
+    a_revoked_consent_is_honoured_at_once_here_and_within_the_bound_elsewhere,
+    a_key_rotation_is_published_by_every_node_before_use,
     tokens_issued_concurrently_on_one_node_are_active_on_another,
     a_revocation_is_honoured_at_once_here_and_within_the_bound_elsewhere,
     a_deleted_client_is_refused_at_once_here_and_within_the_bound_elsewhere,
