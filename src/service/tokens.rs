@@ -326,6 +326,10 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
 /// long enough to delay token requests noticeably.
 pub const FLUSH_BATCH: i64 = 1000;
 
+/// Rest between batches, with the connection handed back: writers waiting for the lock
+/// (SQLite has one) get their turn instead of racing a clean-up that never lets go.
+const FLUSH_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// What a flush removed.
 #[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct Flushed {
@@ -340,10 +344,30 @@ pub struct Flushed {
 /// Deletes tokens that expired or were revoked before `before`, and codes and pending
 /// sign-in requests that expired before it, in batches.
 pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
-    let mut conn = db.conn()?;
     Ok(Flushed {
-        deleted: store::flush(&mut conn, before, FLUSH_BATCH)?,
-        codes_deleted: crate::storage::codes::delete_expired(&mut conn, before)? as u64,
-        flows_deleted: crate::storage::flows::delete_expired(&mut conn, before)? as u64,
+        deleted: in_batches(db, |c| store::flush_batch(c, before, FLUSH_BATCH))?,
+        codes_deleted: in_batches(db, |c| {
+            crate::storage::codes::delete_expired(c, before, FLUSH_BATCH)
+        })?,
+        flows_deleted: in_batches(db, |c| {
+            crate::storage::flows::delete_expired(c, before, FLUSH_BATCH)
+        })?,
     })
+}
+
+/// Runs `batch` (one short statement) until it removes fewer than [`FLUSH_BATCH`] rows,
+/// each on a connection of its own, resting between batches.
+fn in_batches(
+    db: &Db,
+    batch: impl Fn(&mut crate::storage::DbConnection) -> Result<u64>,
+) -> Result<u64> {
+    let mut total = 0;
+    loop {
+        let removed = batch(&mut *db.conn()?)?;
+        total += removed;
+        if removed < FLUSH_BATCH as u64 {
+            return Ok(total);
+        }
+        std::thread::sleep(FLUSH_PAUSE);
+    }
 }

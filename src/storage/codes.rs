@@ -52,10 +52,16 @@ pub fn consume(conn: &mut DbConnection, hash: &[u8], now: Timestamp) -> Result<b
         == 1)
 }
 
-/// Deletes codes that expired before `before`, used or not.
-pub fn delete_expired(conn: &mut DbConnection, before: Timestamp) -> Result<usize> {
-    Ok(
-        diesel::delete(auth_codes::table.filter(auth_codes::expires_at.lt(before)))
-            .execute(conn)?,
-    )
+/// Deletes at most `batch` codes that expired before `before`, used or not.
+pub fn delete_expired(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u64> {
+    let hashes: Vec<Vec<u8>> = auth_codes::table
+        .filter(auth_codes::expires_at.lt(before))
+        .select(auth_codes::hash)
+        .limit(batch)
+        .load(conn)?;
+    if hashes.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(auth_codes::table.filter(auth_codes::hash.eq_any(&hashes))).execute(conn)?;
+    Ok(hashes.len() as u64)
 }

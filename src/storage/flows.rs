@@ -66,8 +66,17 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
     Ok(diesel::delete(auth_flows::table.find(id)).execute(conn)? > 0)
 }
 
-pub fn delete_expired(conn: &mut DbConnection, now: Timestamp) -> Result<usize> {
-    Ok(diesel::delete(auth_flows::table.filter(auth_flows::expires_at.lt(now))).execute(conn)?)
+pub fn delete_expired(conn: &mut DbConnection, now: Timestamp, batch: i64) -> Result<u64> {
+    let ids: Vec<String> = auth_flows::table
+        .filter(auth_flows::expires_at.lt(now))
+        .select(auth_flows::id)
+        .limit(batch)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(auth_flows::table.filter(auth_flows::id.eq_any(&ids))).execute(conn)?;
+    Ok(ids.len() as u64)
 }
 
 /// Moves a flow to the session that signed in (the session id changes at sign-in).

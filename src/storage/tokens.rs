@@ -121,31 +121,32 @@ pub fn revoke(conn: &mut DbConnection, hash: &[u8], now: Timestamp) -> Result<bo
     Ok(revoked)
 }
 
-/// Deletes tokens that expired or were revoked before `before`, `batch` rows per
-/// statement so that no transaction holds locks for long. Returns how many went.
-pub fn flush(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u64> {
-    let mut deleted = 0u64;
-    loop {
-        let hashes: Vec<Vec<u8>> = tokens::table
-            .filter(
-                tokens::expires_at
-                    .lt(before)
-                    .or(tokens::revoked_at.lt(before)),
-            )
-            .select(tokens::hash)
-            .limit(batch)
-            .load(conn)?;
-        if hashes.is_empty() {
-            return Ok(deleted);
-        }
-        deleted += diesel::delete(tokens::table.filter(tokens::hash.eq_any(&hashes)))
-            .execute(conn)? as u64;
-        // A cut-off in the future removes live tokens too.
-        changed();
-        if (hashes.len() as i64) < batch {
-            return Ok(deleted);
-        }
+/// Deletes at most `batch` tokens that expired or were revoked before `before`, in one
+/// short statement. Returns how many went; fewer than `batch` means none are left.
+pub fn flush_batch(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u64> {
+    let hashes: Vec<Vec<u8>> = tokens::table
+        .filter(
+            tokens::expires_at
+                .lt(before)
+                .or(tokens::revoked_at.lt(before)),
+        )
+        .select(tokens::hash)
+        .limit(batch)
+        .load(conn)?;
+    if hashes.is_empty() {
+        return Ok(0);
     }
+    let deleted =
+        diesel::delete(tokens::table.filter(tokens::hash.eq_any(&hashes))).execute(conn)?;
+    // A cut-off in the future removes live tokens too.
+    changed();
+    // Rows another node deleted meanwhile count as gone, so that a short count still
+    // means "the last batch".
+    Ok(if deleted < hashes.len() {
+        hashes.len()
+    } else {
+        deleted
+    } as u64)
 }
 
 /// Marks a refresh token as redeemed and keeps its (encrypted) successor response. Only

@@ -272,7 +272,51 @@ async fn flush_deletes_expired_and_revoked_tokens(backend: Backend) {
     assert_eq!(body["active"], false);
 }
 
+/// The clean-up removes rows a batch at a time until none are left: 2,500 expired
+/// tokens take three batches, and the live ones stay.
+async fn flush_removes_every_expired_token_batch_by_batch(backend: Backend) {
+    use portcullis::storage::tokens::{insert, NewToken, ACCESS};
+    let app = TestApp::spawn(backend).await;
+    let (id, secret) = app.machine_client("clients:read");
+    let now = portcullis::protocol::time::now();
+    {
+        let conn = &mut *app.db.conn().expect("a connection");
+        for i in 0..2_500u32 {
+            let hash = portcullis::protocol::secret::token_hash(&format!("expired {i}"));
+            insert(
+                conn,
+                &NewToken {
+                    hash: &hash,
+                    kind: ACCESS,
+                    client_id: &id,
+                    user_id: None,
+                    grant_id: None,
+                    family_id: None,
+                    scope: "clients:read",
+                    issued_at: now - 7200,
+                    expires_at: now - 3600,
+                    auth_time: None,
+                },
+            )
+            .expect("stored");
+        }
+    }
+    assert!(portcullis::service::tokens::FLUSH_BATCH < 2_500);
+    let live = app.client_credentials_token(&id, &secret, &[]).await;
+    let out = app.cli(&["tokens", "flush"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["deleted"], 2_500, "{report}");
+    let r = app.introspect_as(&id, &secret, &live).send().await.unwrap();
+    assert_eq!(json(r).await["active"], true);
+}
+
 on_both_backends!(
+    flush_removes_every_expired_token_batch_by_batch,
     a_client_introspects_its_own_tokens_only,
     a_bearer_with_tokens_introspect_sees_every_token,
     a_revoked_token_is_inactive_and_refused,
