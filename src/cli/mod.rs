@@ -92,7 +92,13 @@ pub fn run() -> ExitCode {
             migrate(&settings)
         }
         command => {
-            crate::telemetry::init("warn");
+            // A flush of millions of rows takes a while: show its progress.
+            let filter = if matches!(command, Command::Tokens(_)) {
+                "info"
+            } else {
+                "warn"
+            };
+            crate::telemetry::init(filter);
             open(&settings).and_then(|db| match command {
                 Command::Users(c) => users::run(&db, c),
                 Command::Clients(c) => clients::run(&db, c),

@@ -345,28 +345,46 @@ pub struct Flushed {
 /// sign-in requests that expired before it, in batches.
 pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
     Ok(Flushed {
-        deleted: in_batches(db, |c| store::flush_batch(c, before, FLUSH_BATCH))?,
-        codes_deleted: in_batches(db, |c| {
+        deleted: in_batches(db, "tokens", |c| store::flush_batch(c, before, FLUSH_BATCH))?,
+        codes_deleted: in_batches(db, "codes", |c| {
             crate::storage::codes::delete_expired(c, before, FLUSH_BATCH)
         })?,
-        flows_deleted: in_batches(db, |c| {
+        flows_deleted: in_batches(db, "sign-in requests", |c| {
             crate::storage::flows::delete_expired(c, before, FLUSH_BATCH)
         })?,
     })
 }
 
 /// Runs `batch` (one short statement) until it removes fewer than [`FLUSH_BATCH`] rows,
-/// each on a connection of its own, resting between batches.
+/// each on a connection of its own, resting between batches. Long runs log their
+/// progress, and how long the slowest batch took (the longest any writer could have
+/// waited for it).
 fn in_batches(
     db: &Db,
+    what: &'static str,
     batch: impl Fn(&mut crate::storage::DbConnection) -> Result<u64>,
 ) -> Result<u64> {
-    let mut total = 0;
+    const REPORT_EVERY: u64 = 100;
+    let (mut total, mut batches, mut slowest) = (0, 0u64, std::time::Duration::ZERO);
     loop {
+        let started = std::time::Instant::now();
         let removed = batch(&mut *db.conn()?)?;
+        slowest = slowest.max(started.elapsed());
         total += removed;
+        batches += 1;
         if removed < FLUSH_BATCH as u64 {
+            if batches > 1 {
+                tracing::info!(
+                    removed = total,
+                    batches,
+                    slowest_batch_ms = slowest.as_secs_f64() * 1000.0,
+                    "removed expired {what}"
+                );
+            }
             return Ok(total);
+        }
+        if batches % REPORT_EVERY == 0 {
+            tracing::info!(removed = total, "removing expired {what}");
         }
         std::thread::sleep(FLUSH_PAUSE);
     }
