@@ -102,12 +102,18 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     Ok((id, secret))
 }
 
-/// The token of an `Authorization: Bearer` header, if that is the scheme used.
+/// The token of an `Authorization: Bearer` header, if that is the scheme used and the
+/// token has RFC 6750's syntax: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+/// "+" / "/" ) *"="`.
 pub fn parse_bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
-        .then_some(token)
+    let body = token.trim_end_matches('=');
+    let b64token = !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+    (scheme.eq_ignore_ascii_case("bearer") && b64token).then_some(token)
 }
 
 fn form_decode(text: &str) -> Option<String> {
@@ -189,5 +195,9 @@ mod tests {
         assert_eq!(parse_bearer("Basic abc"), None);
         assert_eq!(parse_bearer("Bearer "), None);
         assert_eq!(parse_bearer("Bearer a b"), None);
+        assert_eq!(parse_bearer("Bearer a\tb"), None);
+        assert_eq!(parse_bearer("Bearer abc=def"), None);
+        assert_eq!(parse_bearer("Bearer ==="), None);
+        assert_eq!(parse_bearer("Bearer a.b-c_~+/=="), Some("a.b-c_~+/=="));
     }
 }
