@@ -28,6 +28,9 @@ pub enum Error {
     TooManyRequests(u64),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, not with this method; these are the methods it has.
+    #[error("this endpoint does not answer this method; it answers {0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]

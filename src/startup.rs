@@ -76,6 +76,7 @@ impl Application {
                 .configure(http::configure)
                 .split_for_parts();
             let document = web::Bytes::from(api.to_pretty_json().unwrap_or_default());
+            let routes = std::sync::Arc::new(http::known_routes(&api));
             app.route(
                 "/openapi.json",
                 web::get().to(move || {
@@ -88,8 +89,9 @@ impl Application {
                 }),
             )
             .configure(http::configure_pages)
-            .default_service(web::to(|| async {
-                Err::<HttpResponse, _>(Error::NotFound("there is no such endpoint".into()))
+            .default_service(web::to(move |req: actix_web::HttpRequest| {
+                let routes = routes.clone();
+                async move { Err::<HttpResponse, _>(http::unmatched(&routes, req.path())) }
             }))
             .wrap(crate::http::session::middleware(
                 &state.settings,

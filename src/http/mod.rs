@@ -69,6 +69,63 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 
 /// Registers the server-rendered pages and their assets (not part of the JSON API
 /// document).
+/// Paths of the pages, which the OpenAPI document (JSON endpoints only) leaves out, with
+/// their methods.
+const PAGE_ROUTES: &[(&str, &str)] = &[
+    ("/", "GET"),
+    ("/static/{path:.*}", "GET"),
+    ("/oauth2/auth", "GET, POST"),
+    ("/oauth2/auth/resume", "GET"),
+    ("/oauth2/sessions/logout", "GET, POST"),
+    ("/openapi.json", "GET"),
+    ("/login", "GET, POST"),
+    ("/consent", "GET, POST"),
+    ("/connections", "GET"),
+    ("/connections/revoke", "POST"),
+    ("/logout", "GET, POST"),
+];
+
+/// Every path the server answers and the methods it answers there, to tell "no such
+/// endpoint" (404) from "not with this method" (405 with `Allow`, RFC 9110 §15.5.6).
+pub fn known_routes(api: &utoipa::openapi::OpenApi) -> Vec<(actix_web::dev::ResourceDef, String)> {
+    use utoipa::openapi::path::HttpMethod;
+    let documented = api.paths.paths.iter().map(|(path, item)| {
+        let methods: Vec<&str> = [
+            (HttpMethod::Get, item.get.is_some()),
+            (HttpMethod::Post, item.post.is_some()),
+            (HttpMethod::Put, item.put.is_some()),
+            (HttpMethod::Patch, item.patch.is_some()),
+            (HttpMethod::Delete, item.delete.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(method, _)| match method {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            _ => "DELETE",
+        })
+        .collect();
+        (path.clone(), methods.join(", "))
+    });
+    let pages = PAGE_ROUTES
+        .iter()
+        .map(|(path, methods)| ((*path).to_owned(), (*methods).to_owned()));
+    documented
+        .chain(pages)
+        .map(|(path, methods)| (actix_web::dev::ResourceDef::new(path), methods))
+        .collect()
+}
+
+/// The error for a request no route took: 405 where the path exists, else 404.
+pub fn unmatched(routes: &[(actix_web::dev::ResourceDef, String)], path: &str) -> Error {
+    match routes.iter().find(|(def, _)| def.is_match(path)) {
+        Some((_, methods)) => Error::MethodNotAllowed(methods.clone()),
+        None => Error::NotFound("there is no such endpoint".into()),
+    }
+}
+
 pub fn configure_pages(cfg: &mut web::ServiceConfig) {
     cfg.service(public::home::home)
         .service(public::assets::asset)

@@ -162,11 +162,11 @@ pub struct ClientRequest {
     /// `opaque` or `jwt`.
     pub access_token_format: Option<String>,
     /// Read-only; accepted so that a fetched registration can be sent back unchanged.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub created_at: Option<serde::de::IgnoredAny>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub updated_at: Option<serde::de::IgnoredAny>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<serde_json::Value>)]
     pub client_secret_expires_at: Option<serde::de::IgnoredAny>,
 }
 

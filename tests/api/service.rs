@@ -59,12 +59,12 @@ async fn the_openapi_document_describes_every_json_endpoint(backend: Backend) {
         ("/.well-known/jwks.json", "get"),
         ("/admin/clients", "get"),
         ("/admin/clients", "post"),
-        ("/admin/clients/{id}", "get"),
-        ("/admin/clients/{id}", "put"),
-        ("/admin/clients/{id}", "delete"),
-        ("/admin/clients/{id}/secret", "post"),
-        ("/admin/clients/{id}/logo", "put"),
-        ("/admin/clients/{id}/logo", "delete"),
+        ("/admin/clients/{client_id}", "get"),
+        ("/admin/clients/{client_id}", "put"),
+        ("/admin/clients/{client_id}", "delete"),
+        ("/admin/clients/{client_id}/secret", "post"),
+        ("/admin/clients/{client_id}/logo", "put"),
+        ("/admin/clients/{client_id}/logo", "delete"),
         ("/admin/tokens/flush", "post"),
         ("/admin/users", "get"),
         ("/admin/users", "post"),
@@ -140,12 +140,26 @@ async fn unknown_routes_and_methods_get_json_errors(backend: Backend) {
         "not_found",
     )
     .await;
-    let r = app.http.get(app.url("/oauth2/token")).send().await.unwrap();
-    assert!(
-        r.status().is_client_error(),
-        "GET on the token endpoint: {}",
-        r.status()
-    );
+    // A path that exists, asked with another method: 405 with the methods it has.
+    for (method, path, allow) in [
+        ("GET", "/oauth2/token", "POST"),
+        ("DELETE", "/oauth2/token", "POST"),
+        ("TRACE", "/admin/clients", "GET, POST"),
+        ("POST", "/admin/clients/some-id", "GET, PUT, DELETE"),
+        ("PUT", "/login", "GET, POST"),
+        ("PATCH", "/.well-known/jwks.json", "GET"),
+        ("DELETE", "/static/style.css", "GET"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = app
+            .http
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        assert_error(r, 405, "method_not_allowed").await;
+    }
     // Garbage to every protocol endpoint is a 4xx, never a 5xx.
     for path in [
         "/oauth2/token",

@@ -67,7 +67,10 @@ pub async fn remove(state: State, bearer: Bearer, id: web::Path<String>) -> Resu
 /// Remove the grant of a user (`subject`) to a client (`client_id`) and revoke its tokens.
 #[utoipa::path(
     tag = "admin",
-    params(AuthorizationFilter),
+    params(
+        ("subject" = String, Query, description = "The user's `sub` or username"),
+        ("client_id" = String, Query),
+    ),
     responses(
         (status = 204, description = "Removed"),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -96,14 +96,14 @@ pub async fn create(
 /// The full registration, including owner, client type and timestamps.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     responses(
         (status = 200, body = ClientView),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("bearer" = ["clients:read"]))
 )]
-#[get("/admin/clients/{id}")]
+#[get("/admin/clients/{client_id}")]
 pub async fn get_one(state: State, bearer: Bearer, id: web::Path<String>) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:read")?;
     let client = blocking(move || clients::get(&state.db, Some(&principal), &id)).await?;
@@ -113,16 +113,16 @@ pub async fn get_one(state: State, bearer: Bearer, id: web::Path<String>) -> Res
 /// Replace a registration. A new `client_secret` is hashed and returned once.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     request_body = ClientRequest,
     responses(
         (status = 200, body = ClientView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ),
     security(("bearer" = ["clients:write"]))
 )]
-#[put("/admin/clients/{id}")]
+#[put("/admin/clients/{client_id}")]
 pub async fn replace(
     state: State,
     bearer: Bearer,
@@ -145,14 +145,14 @@ pub async fn replace(
 /// Delete a client with its logo and tokens.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("bearer" = ["clients:write"]))
 )]
-#[delete("/admin/clients/{id}")]
+#[delete("/admin/clients/{client_id}")]
 pub async fn remove(state: State, bearer: Bearer, id: web::Path<String>) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:write")?;
     blocking(move || clients::delete(&state.db, Some(&principal), &id)).await?;
@@ -168,7 +168,7 @@ pub struct RotatedSecret {
 /// Rotate a confidential client's secret; the old one stops working at once.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     responses(
         (status = 200, body = RotatedSecret),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -176,7 +176,7 @@ pub struct RotatedSecret {
     ),
     security(("bearer" = ["clients:write"]))
 )]
-#[post("/admin/clients/{id}/secret")]
+#[post("/admin/clients/{client_id}/secret")]
 pub async fn rotate_secret(
     state: State,
     bearer: Bearer,
@@ -200,7 +200,7 @@ pub async fn rotate_secret(
 /// the multipart field `image` or as the raw body.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     request_body(
         content = Vec<u8>,
         content_type = "application/octet-stream",
@@ -213,7 +213,7 @@ pub async fn rotate_secret(
     ),
     security(("bearer" = ["clients:write"]))
 )]
-#[put("/admin/clients/{id}/logo")]
+#[put("/admin/clients/{client_id}/logo")]
 pub async fn put_logo(
     state: State,
     bearer: Bearer,
@@ -231,14 +231,14 @@ pub async fn put_logo(
 /// Remove the client's logo.
 #[utoipa::path(
     tag = "admin",
-    params(("id" = String, Path, description = "client_id")),
+    params(("client_id" = String, Path)),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
     security(("bearer" = ["clients:write"]))
 )]
-#[delete("/admin/clients/{id}/logo")]
+#[delete("/admin/clients/{client_id}/logo")]
 pub async fn delete_logo(
     state: State,
     bearer: Bearer,

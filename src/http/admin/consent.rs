@@ -62,6 +62,7 @@ pub struct AcceptRequest {
         (status = 200, body = RedirectTo),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ),
     security(("bearer" = ["consent:manage"]))
 )]
@@ -98,6 +99,7 @@ pub struct RejectRequest {
         (status = 200, body = RedirectTo),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ),
     security(("bearer" = ["consent:manage"]))
 )]

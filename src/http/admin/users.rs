@@ -14,7 +14,10 @@ use crate::service::users::{self, NewUser, UserPatch, UserView};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// Letters, digits and `. _ - @`.
+    #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     password: String,
     email: Option<String>,
     name: Option<String>,
@@ -75,7 +78,7 @@ pub async fn list(
 #[utoipa::path(
     tag = "admin",
     request_body = CreateUser,
-    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
     security(("bearer" = ["users:write"]))
 )]
 #[post("/admin/users")]
@@ -124,7 +127,7 @@ pub async fn get_one(
     tag = "admin",
     params(("username" = String, Path)),
     request_body = PatchUser,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
     security(("bearer" = ["users:write"]))
 )]
 #[patch("/admin/users/{username}")]

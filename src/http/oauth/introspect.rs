@@ -15,6 +15,7 @@ use crate::service::tokens::{self, Introspection, Introspector};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct IntrospectForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
+    #[schema(required = true, min_length = 1)]
     token: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,

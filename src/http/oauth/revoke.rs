@@ -13,6 +13,7 @@ use crate::service::tokens;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RevokeForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
+    #[schema(required = true, min_length = 1)]
     token: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,

@@ -13,6 +13,7 @@ use crate::service::tokens::{self, TokenResponse};
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TokenForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
+    #[schema(required = true, min_length = 1)]
     grant_type: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     scope: Option<String>,

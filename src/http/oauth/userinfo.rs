@@ -25,6 +25,7 @@ pub struct UserinfoForm {
     tag = "oauth2",
     responses(
         (status = 200, description = "The user's claims"),
+        (status = 400, description = "The token was sent in more than one way", body = ErrorBody),
         (status = 401, description = "Missing, invalid, expired or revoked token", body = ErrorBody),
         (status = 403, description = "The token lacks the openid scope", body = ErrorBody),
     )

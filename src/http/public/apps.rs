@@ -24,6 +24,7 @@ pub async fn card(state: State, id: web::Path<String>) -> Result<HttpResponse> {
 #[into_params(parameter_in = Query)]
 pub struct CardsQuery {
     /// Comma-separated client ids (at most 100). Unknown ids are left out.
+    #[param(required = true)]
     ids: Option<String>,
 }
 
