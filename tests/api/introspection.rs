@@ -81,8 +81,13 @@ async fn a_bearer_with_tokens_introspect_sees_every_token(backend: Backend) {
 
     let r = ask(outsider, vec![]).await.unwrap();
     assert_error(r, 403, "insufficient_scope").await;
+    // A protocol endpoint answers in RFC 6750's terms.
     let r = ask("pc_at_forged".into(), vec![]).await.unwrap();
-    assert_error(r, 401, "unauthorized").await;
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        r#"Bearer realm="portcullis", error="invalid_token""#
+    );
+    assert_error(r, 401, "invalid_token").await;
 
     let r = app
         .http
