@@ -377,7 +377,7 @@ fn in_batches(
                 tracing::info!(
                     removed = total,
                     batches,
-                    slowest_batch_ms = slowest.as_secs_f64() * 1000.0,
+                    slowest_batch_ms = (slowest.as_secs_f64() * 10_000.0).round() / 10.0,
                     "removed expired {what}"
                 );
             }
