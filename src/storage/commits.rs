@@ -91,7 +91,13 @@ fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "no database connection for issued tokens");
-                    for job in batch {
+                    // What arrived during the wait would wait as long again for the next
+                    // attempt: answer it now too, so no request waits more than one
+                    // pool timeout for its 503.
+                    // (Bounded, so that a stream of retries cannot keep it from trying to
+                    // connect again.)
+                    let waited = std::iter::from_fn(|| queue.try_recv().ok()).take(MAX_BATCH);
+                    for job in batch.into_iter().chain(waited) {
                         let _ = job.done.send(Err(unavailable()));
                     }
                     continue;
