@@ -446,7 +446,43 @@ async fn bad_token_requests_fail_with_their_exact_error(backend: Backend) {
     assert_eq!(body["scope"], "clients:read");
 }
 
+/// A code exchanged within its lifetime works; one exchanged after it is `invalid_grant`.
+async fn an_expired_code_is_refused(backend: Backend) {
+    let f = crate::oidc::fixture_with(backend, &[("PORTCULLIS_AUTH_CODE_TTL", "3s")]).await;
+    let code = || async {
+        let started = crate::oidc::start(&f.rp, &["openid"], &[]);
+        let landing = f
+            .browser
+            .walk(started.url.as_str(), crate::browser::SIGNS_IN_AND_ALLOWS)
+            .await
+            .redirect();
+        let code = Landing::param(&landing, "code").expect("a code");
+        (code, started.verifier.secret().clone())
+    };
+    let exchange = |code: String, verifier: String| {
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth("rp", Some(crate::oidc::RP_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code),
+                ("redirect_uri", CALLBACK.to_owned()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    let (fresh, verifier) = code().await;
+    let r = exchange(fresh, verifier).await.expect("an answer");
+    assert_eq!(r.status(), 200, "a code used at once works");
+    let (stale, verifier) = code().await;
+    tokio::time::sleep(std::time::Duration::from_millis(4_100)).await;
+    let r = exchange(stale, verifier).await.expect("an answer");
+    crate::helpers::assert_error(r, 400, "invalid_grant").await;
+}
+
 on_both_backends!(
+    an_expired_code_is_refused,
     no_variant_of_the_redirect_uri_is_followed,
     untrusted_requests_get_an_error_page,
     bad_requests_from_a_known_client_are_sent_back_with_their_error,

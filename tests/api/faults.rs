@@ -359,9 +359,13 @@ async fn a_postgres_restart_gives_503_then_recovery(backend: Backend) {
             .unwrap_or(0)
     };
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = statuses.lock().expect("lock").clone();
     postgres_ctl("stop");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Counted once the stop has returned: requests answered while PostgreSQL was
+    // shutting down count as before the outage.
+    let before = statuses.lock().expect("lock").clone();
+    // Longer than the pool's 5 s wait for a connection, so that requests which waited
+    // for one have answered too.
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let during_ready = ready().await;
     let during = statuses.lock().expect("lock").clone();
     postgres_ctl("start");
@@ -443,64 +447,56 @@ async fn sixty_four_writers_on_one_sqlite_file_never_see_a_lock(backend: Backend
         let (admin, failures, writes) = (admin.clone(), failures.clone(), writes.clone());
         writers.push(tokio::spawn(async move {
             let http = client();
-            let fail = |what: &str, status: u16, body: &str| {
-                failures
-                    .lock()
-                    .expect("lock")
-                    .push(format!("writer {w}: {what} {status} {body}"));
+            // Sends one write; its body when it got `want`, else notes the failure.
+            let write = |what: &'static str, want: u16, request: reqwest::RequestBuilder| {
+                let (failures, writes) = (failures.clone(), writes.clone());
+                async move {
+                    let r = request.send().await.expect("an answer");
+                    let status = r.status().as_u16();
+                    let body = r.text().await.unwrap_or_default();
+                    if status != want {
+                        let note = format!("writer {w}: {what} {status} {body}");
+                        failures.lock().expect("lock").push(note);
+                        return None;
+                    }
+                    writes.fetch_add(1, SeqCst);
+                    Some(serde_json::from_str::<Value>(&body).unwrap_or_default())
+                }
             };
             for round in 0..5 {
-                let r = http
+                let registration = serde_json::json!({
+                    "client_name": format!("writer {w} round {round}"),
+                    "grant_types": ["client_credentials"],
+                    "scope": "clients:read",
+                });
+                let register = http
                     .post(format!("{base}/admin/clients"))
                     .bearer_auth(&admin)
-                    .json(&serde_json::json!({
-                        "client_name": format!("writer {w} round {round}"),
-                        "grant_types": ["client_credentials"],
-                        "scope": "clients:read",
-                    }))
-                    .send()
-                    .await
-                    .expect("an answer");
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap_or_default();
-                if status != 201 {
-                    fail("register", status, &body.to_string());
+                    .json(&registration);
+                let Some(client) = write("register", 201, register).await else {
                     continue;
-                }
-                writes.fetch_add(1, SeqCst);
-                let id = body["client_id"].as_str().unwrap_or_default().to_owned();
-                let secret = body["client_secret"]
+                };
+                let id = client["client_id"].as_str().unwrap_or_default().to_owned();
+                let secret = client["client_secret"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                let r = http
+                let issue = http
                     .post(format!("{base}/oauth2/token"))
                     .basic_auth(&id, Some(&secret))
-                    .form(&[("grant_type", "client_credentials")])
-                    .send()
-                    .await
-                    .expect("an answer");
-                let status = r.status().as_u16();
-                let body: Value = r.json().await.unwrap_or_default();
-                if status != 200 {
-                    fail("token", status, &body.to_string());
+                    .form(&[("grant_type", "client_credentials")]);
+                let Some(token) = write("token", 200, issue).await else {
                     continue;
-                }
-                writes.fetch_add(1, SeqCst);
-                let token = body["access_token"].as_str().unwrap_or_default().to_owned();
-                let r = http
+                };
+                let token = token["access_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let revoke = http
                     .post(format!("{base}/oauth2/revoke"))
                     .basic_auth(&id, Some(&secret))
-                    .form(&[("token", token)])
-                    .send()
-                    .await
-                    .expect("an answer");
-                let status = r.status().as_u16();
-                if status != 200 {
-                    fail("revoke", status, &r.text().await.unwrap_or_default());
-                    continue;
-                }
-                writes.fetch_add(1, SeqCst);
+                    .form(&[("token", token)]);
+                write("revoke", 200, revoke).await;
             }
         }));
     }

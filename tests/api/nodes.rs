@@ -216,6 +216,16 @@ async fn a_revoked_consent_is_honoured_at_once_here_and_within_the_bound_elsewhe
     assert_eq!(f.browser.seen.borrow().as_slice(), ["consent"]);
 }
 
+async fn jwks_at(app: &TestApp, base: &str) -> serde_json::Value {
+    let r = app
+        .http
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("the key set");
+    json(r).await
+}
+
 fn kids(jwks: &serde_json::Value) -> HashSet<String> {
     jwks["keys"]
         .as_array()
@@ -279,14 +289,7 @@ async fn a_key_rotation_is_published_by_every_node_before_use(backend: Backend) 
     let bases = [f.app.base.clone(), node.base.clone()];
     let mut before = Vec::new();
     for base in &bases {
-        let r = f
-            .app
-            .http
-            .get(format!("{base}/.well-known/jwks.json"))
-            .send()
-            .await
-            .expect("the key set");
-        before.push(json(r).await);
+        before.push(jwks_at(&f.app, base).await);
     }
     assert_eq!(
         kids(&before[0]),
@@ -324,14 +327,7 @@ async fn a_key_rotation_is_published_by_every_node_before_use(backend: Backend) 
     }
     // The retired key stays published, so tokens signed before the rotation verify.
     for base in &bases {
-        let r = f
-            .app
-            .http
-            .get(format!("{base}/.well-known/jwks.json"))
-            .send()
-            .await
-            .expect("the key set");
-        let now = kids(&json(r).await);
+        let now = kids(&jwks_at(&f.app, base).await);
         assert!(
             now.contains(&signing),
             "{base} still publishes the retired key"
