@@ -874,6 +874,46 @@ async fn page_forms_refuse_forgery_and_foreign_return_urls(backend: Backend) {
         .expect("the page");
     assert_eq!(still_signed_in.status(), 200, "a forged logout did nothing");
 
+    // Forms a page cannot read get the page's HTML error, not the API's JSON.
+    for (path, content_type, body, status) in [
+        (
+            "/login",
+            "application/x-www-form-urlencoded",
+            "username=a&username=b".to_owned(),
+            400,
+        ),
+        (
+            "/consent",
+            "application/json",
+            r#"{"decision":"allow"}"#.to_owned(),
+            400,
+        ),
+        (
+            "/connections/revoke",
+            "application/x-www-form-urlencoded",
+            "a=".repeat(10_000),
+            413,
+        ),
+    ] {
+        let r = ann
+            .http
+            .post(f.app.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(r.status(), status, "{path}");
+        let html = r.headers()["content-type"]
+            .to_str()
+            .expect("text")
+            .to_owned();
+        assert!(html.starts_with("text/html"), "{path}: {html}");
+        let page = r.text().await.expect("a page");
+        assert!(page.contains("The form"), "{path}: {page}");
+    }
+    assert_eq!(census(&f.app), before);
+
     // Return URLs: only the server's own pages, whatever is asked for.
     for next in [
         "https://evil.example/",

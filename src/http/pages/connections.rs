@@ -3,7 +3,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render, see_other, PageError};
+use super::{render, see_other, PageError, PageInput};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::time;
@@ -37,7 +37,7 @@ pub struct ConnectionsQuery {
 pub async fn page(
     state: State,
     session: TypedSession,
-    query: web::Query<ConnectionsQuery>,
+    PageInput(query): PageInput<web::Query<ConnectionsQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let Some(user) = session.user(state.settings.session_ttl.as_secs() as i64, time::now()) else {
         return Ok(see_other("/login?next=/connections"));
@@ -98,7 +98,7 @@ pub struct RevokeForm {
 pub async fn revoke(
     state: State,
     session: TypedSession,
-    form: web::Form<RevokeForm>,
+    PageInput(form): PageInput<web::Form<RevokeForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;

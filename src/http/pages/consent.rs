@@ -3,7 +3,7 @@ use actix_web::{get, post, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{outcome, render, see_other, PageError};
+use super::{outcome, render, see_other, PageError, PageInput};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::scope::{describe, display_order};
@@ -31,7 +31,7 @@ pub struct ConsentQuery {
 pub async fn page(
     state: State,
     session: TypedSession,
-    query: web::Query<ConsentQuery>,
+    PageInput(query): PageInput<web::Query<ConsentQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let now = time::now();
     let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
@@ -73,7 +73,7 @@ pub struct ConsentForm {
 pub async fn submit(
     state: State,
     session: TypedSession,
-    form: web::Form<ConsentForm>,
+    PageInput(form): PageInput<web::Form<ConsentForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;

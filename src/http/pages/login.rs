@@ -3,7 +3,7 @@ use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render, see_other, PageError};
+use super::{render, see_other, PageError, PageInput};
 use crate::error::Error;
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
@@ -64,7 +64,7 @@ async fn client_name(
 pub async fn page(
     state: State,
     session: TypedSession,
-    query: web::Query<LoginQuery>,
+    PageInput(query): PageInput<web::Query<LoginQuery>>,
 ) -> Result<HttpResponse, PageError> {
     let csrf = session.csrf_token()?;
     let name = client_name(&state, &session, query.flow.as_deref()).await?;
@@ -97,7 +97,7 @@ pub async fn submit(
     state: State,
     session: TypedSession,
     req: HttpRequest,
-    form: web::Form<LoginForm>,
+    PageInput(form): PageInput<web::Form<LoginForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;

@@ -3,7 +3,7 @@ use actix_web::{get, post, route, web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render, see_other, MessagePage, PageError};
+use super::{render, see_other, MessagePage, PageError, PageInput};
 use crate::error::{Error, Result};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
@@ -119,7 +119,7 @@ fn check_logout(
 pub async fn rp_logout(
     state: State,
     session: TypedSession,
-    query: web::Query<LogoutParams>,
+    PageInput(query): PageInput<web::Query<LogoutParams>>,
     form: Option<web::Form<LogoutParams>>,
 ) -> Result<HttpResponse, PageError> {
     let params = match form {
@@ -157,7 +157,7 @@ pub struct LogoutForm {
 pub async fn submit(
     state: State,
     session: TypedSession,
-    form: web::Form<LogoutForm>,
+    PageInput(form): PageInput<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;

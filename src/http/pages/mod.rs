@@ -101,6 +101,39 @@ impl ResponseError for PageError {
     }
 }
 
+/// A page's form or query: input that cannot be read gets the page's HTML error, not
+/// the JSON one the API's extractors give.
+pub struct PageInput<E>(pub E);
+
+impl<E> actix_web::FromRequest for PageInput<E>
+where
+    E: actix_web::FromRequest + 'static,
+    E::Future: 'static,
+{
+    type Error = PageError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let extracting = E::from_request(req, payload);
+        Box::pin(async move {
+            extracting.await.map(PageInput).map_err(|e| {
+                let e: actix_web::Error = e.into();
+                PageError(match e.as_response_error().status_code() {
+                    StatusCode::PAYLOAD_TOO_LARGE => {
+                        Error::PayloadTooLarge("The form is too large.".into())
+                    }
+                    _ => Error::InvalidRequest(
+                        "The form could not be read. Go back and try again.".into(),
+                    ),
+                })
+            })
+        })
+    }
+}
+
 /// Where to send a person next.
 pub fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
