@@ -38,6 +38,8 @@ pub struct IntrospectForm {
         (status = 400, description = "Invalid request", body = ErrorBody),
         (status = 401, description = "Caller not authenticated", body = ErrorBody),
         (status = 403, description = "Bearer token lacks tokens:introspect", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this client (or user) from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/oauth2/introspect")]

@@ -62,7 +62,10 @@ fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
     builder
 }
 
-/// A client authentication in progress, as the guessing throttle sees it.
+/// A client authentication in progress, as the guessing throttle sees it. Only a wrong
+/// secret counts, once known: a busy client sends many requests at once, and client
+/// secrets are long random strings, so what the throttle stops is a flood of failures
+/// burning argon2id time rather than a guesser with a chance.
 struct Attempt {
     client_id: String,
     address: String,
@@ -80,20 +83,15 @@ impl Attempt {
         let Some(credentials) = credentials else {
             return Ok(None);
         };
-        let attempt = Attempt {
-            client_id: credentials.client_id().to_owned(),
-            address: super::extract::peer_ip(req),
-        };
-        match state
-            .client_limiter
-            .retry_after(&attempt.client_id, &attempt.address)
-        {
-            Some(seconds) => {
-                state.metrics.client_auth_failures.inc();
-                Err(Error::TooManyRequests(seconds))
-            }
-            None => Ok(Some(attempt)),
+        let (client_id, address) = (credentials.client_id(), super::extract::peer_ip(req));
+        if let Err(seconds) = state.client_limiter.check(client_id, &address) {
+            state.metrics.client_auth_failures.inc();
+            return Err(Error::TooManyRequests(seconds));
         }
+        Ok(Some(Attempt {
+            client_id: client_id.to_owned(),
+            address,
+        }))
     }
 }
 
@@ -103,9 +101,7 @@ fn settle<T>(state: &State, attempt: Option<Attempt>, result: Result<T>) -> Resu
     if matches!(&result, Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidClient) {
         state.metrics.client_auth_failures.inc();
         if let Some(a) = attempt {
-            state
-                .client_limiter
-                .record_failure(&a.client_id, &a.address);
+            state.client_limiter.failed(&a.client_id, &a.address);
         }
     }
     result

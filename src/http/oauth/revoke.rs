@@ -31,6 +31,8 @@ pub struct RevokeForm {
         (status = 200, description = "Revoked, or the token was unknown"),
         (status = 400, description = "Invalid request", body = ErrorBody),
         (status = 401, description = "Client authentication failed", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this client (or user) from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/oauth2/revoke")]

@@ -43,6 +43,8 @@ pub struct TokenForm {
         (status = 200, description = "Token issued", body = TokenResponse),
         (status = 400, description = "Invalid request, grant or scope", body = ErrorBody),
         (status = 401, description = "Client authentication failed", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this client (or user) from this address", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[post("/oauth2/token")]
@@ -110,7 +112,7 @@ pub async fn token(
             let password = form
                 .password
                 .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
-            if let Some(seconds) = state.login_limiter.retry_after(&username, &address) {
+            if let Err(seconds) = state.login_limiter.begin(&username, &address) {
                 return Err(Error::TooManyRequests(seconds));
             }
             let name = username.clone();
@@ -125,11 +127,10 @@ pub async fn token(
             })
             .await;
             match &result {
-                Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {
-                    state.login_limiter.record_failure(&username, &address)
-                }
-                Ok(_) => state.login_limiter.record_success(&username, &address),
-                Err(_) => {}
+                // A wrong password stays counted; anything else says nothing about it.
+                Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {}
+                Ok(_) => state.login_limiter.succeeded(&username, &address),
+                Err(_) => state.login_limiter.withdraw(&username, &address),
             }
             result
         }

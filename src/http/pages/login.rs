@@ -105,14 +105,15 @@ pub async fn submit(
     let password = form.password.unwrap_or_default();
     let flow = form.flow.filter(|f| !f.is_empty());
     let address = crate::http::extract::peer_ip(&req);
-    if let Some(seconds) = state.login_limiter.retry_after(&username, &address) {
+    if let Err(seconds) = state.login_limiter.begin(&username, &address) {
         return Err(Error::TooManyRequests(seconds).into());
     }
     let st = state.clone();
     let (name, pass) = (username.clone(), password);
-    let user = blocking(move || service::users::authenticate(&st.db, &name, &pass)).await?;
+    let user = blocking(move || service::users::authenticate(&st.db, &name, &pass)).await;
+    let user = user.inspect_err(|_| state.login_limiter.withdraw(&username, &address))?;
     let Some(user) = user else {
-        state.login_limiter.record_failure(&username, &address);
+        // A wrong password: the attempt stays counted.
         let csrf = session.csrf_token()?;
         let name = client_name(&state, &session, flow.as_deref()).await?;
         return render(
@@ -127,7 +128,7 @@ pub async fn submit(
             },
         );
     };
-    state.login_limiter.record_success(&username, &address);
+    state.login_limiter.succeeded(&username, &address);
     let now = time::now();
     let old_binding = session.binding()?;
     let new_binding = session.sign_in(&user.id, now)?;
