@@ -1064,7 +1064,46 @@ async fn guessing_a_client_secret_is_throttled_for_that_client_only(backend: Bac
     assert_eq!(bearer.status(), 200, "tokens already issued still work");
 }
 
+/// Password guesses sent all at once do not slip past the limit: each attempt counts from
+/// the moment it starts, so of twelve parallel guesses at most five are judged.
+async fn parallel_password_guesses_are_throttled_too(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(json!({
+        "client_id": "legacy",
+        "client_secret": "legacy secret",
+        "grant_types": ["password"],
+        "scope": "openid",
+    }));
+    let guesses = (0..12).map(|i| {
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth("legacy", Some("legacy secret"))
+            .form(&[
+                ("grant_type", "password".to_owned()),
+                ("username", "ann".to_owned()),
+                ("password", format!("guess number {i}")),
+            ])
+            .send()
+    });
+    let mut judged = 0;
+    let mut throttled = 0;
+    for r in futures_util::future::join_all(guesses).await {
+        match r.expect("an answer").status().as_u16() {
+            400 => judged += 1,
+            429 => throttled += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        judged <= 5,
+        "{judged} guesses judged, {throttled} throttled"
+    );
+    assert_eq!(judged + throttled, 12);
+}
+
 on_both_backends!(
+    parallel_password_guesses_are_throttled_too,
     bad_requests_to_protected_endpoints_fail_with_their_exact_error,
     page_forms_refuse_forgery_and_foreign_return_urls,
     guessing_a_client_secret_is_throttled_for_that_client_only,
