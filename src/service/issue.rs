@@ -12,12 +12,11 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::keys::Signer;
-use super::tokens::{authenticate_client, TokenResponse};
+use super::tokens::TokenResponse;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::claims::{self, AccessTokenJwt, IdTokenInput, UserClaims};
 use crate::protocol::client::{Client, GrantType, TokenFormat};
-use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::grant::allowed_scope;
 use crate::protocol::keys::SigningKey;
@@ -165,13 +164,12 @@ impl Issuer<'_> {
     /// first exchange issued (RFC 6749 §4.1.2).
     pub fn authorization_code(
         &self,
-        credentials: &ClientCredentials,
+        client: &Client,
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
         now: Timestamp,
     ) -> Result<TokenResponse> {
-        let client = authenticate_client(self.db, credentials)?;
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(Error::oauth(
                 ErrorCode::UnauthorizedClient,
@@ -223,7 +221,7 @@ impl Issuer<'_> {
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
         let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
         let what = Issue {
-            client: &client,
+            client,
             user: &user,
             scope: &scope,
             family_id: &row.family_id,
@@ -255,12 +253,11 @@ impl Issuer<'_> {
     /// after the grace window revokes the whole family.
     pub fn refresh(
         &self,
-        credentials: &ClientCredentials,
+        client: &Client,
         refresh_token: &str,
         requested_scope: Option<&str>,
         now: Timestamp,
     ) -> Result<TokenResponse> {
-        let client = authenticate_client(self.db, credentials)?;
         if !client.allows_grant(GrantType::RefreshToken) {
             return Err(Error::oauth(
                 ErrorCode::UnauthorizedClient,
@@ -325,7 +322,7 @@ impl Issuer<'_> {
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let grant_id = t.grant_id.clone().unwrap_or_default();
             let what = Issue {
-                client: &client,
+                client,
                 user: &user,
                 scope: &scope,
                 family_id: &family,
@@ -353,13 +350,12 @@ impl Issuer<'_> {
     /// The resource owner password grant, for clients that explicitly list it.
     pub fn password(
         &self,
-        credentials: &ClientCredentials,
+        client: &Client,
         username: &str,
         password: &str,
         requested_scope: Option<&str>,
         now: Timestamp,
     ) -> Result<TokenResponse> {
-        let client = authenticate_client(self.db, credentials)?;
         if !client.allows_grant(GrantType::Password) {
             return Err(Error::oauth(
                 ErrorCode::UnauthorizedClient,
@@ -368,7 +364,7 @@ impl Issuer<'_> {
         }
         let scope = match requested_scope {
             None => client.scope.clone(),
-            Some(text) => allowed_scope(&client, text)?,
+            Some(text) => allowed_scope(client, text)?,
         };
         let user = super::users::authenticate(self.db, username, password)?
             .ok_or_else(|| invalid_grant("the username or password is wrong"))?;
@@ -377,7 +373,7 @@ impl Issuer<'_> {
         let key = self.key()?;
         let family = uuid::Uuid::new_v4().to_string();
         let what = Issue {
-            client: &client,
+            client,
             user: &user,
             scope: &scope,
             family_id: &family,

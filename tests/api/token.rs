@@ -108,6 +108,18 @@ async fn a_wrong_secret_is_invalid_client_and_counted(backend: Backend) {
     let body = assert_error(unknown, 401, "invalid_client").await;
     assert_eq!(body["error_description"], "client authentication failed");
 
+    // No credentials at all are a failed authentication too, for every grant.
+    for grant in ["client_credentials", "authorization_code", "refresh_token"] {
+        let none = app
+            .http
+            .post(app.url("/oauth2/token"))
+            .form(&[("grant_type", grant)])
+            .send()
+            .await
+            .unwrap();
+        assert_error(none, 401, "invalid_client").await;
+    }
+
     let metrics = app
         .http
         .get(app.url("/metrics"))
@@ -118,7 +130,7 @@ async fn a_wrong_secret_is_invalid_client_and_counted(backend: Backend) {
         .await
         .unwrap();
     assert!(
-        metrics.contains("portcullis_client_authentication_failures_total 3"),
+        metrics.contains("portcullis_client_authentication_failures_total 6"),
         "{metrics}"
     );
 }

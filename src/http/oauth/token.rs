@@ -66,11 +66,12 @@ pub async fn token(
     let attempt = Attempt::begin(&state, &req, credentials.as_ref().ok())?;
     let address = crate::http::extract::peer_ip(&req);
     let st = state.clone();
+    // Every outcome, early ones included, goes through `settle` below, so that a missing
+    // or wrong client credential is counted however the request failed.
     let result = match grant_type.as_str() {
         "client_credentials" => {
-            let credentials = credentials?;
             async {
-                let client = authenticate(&state, credentials).await?;
+                let client = authenticate(&state, credentials?).await?;
                 let ttl = state.settings.access_token_ttl;
                 let scope = form.scope.as_deref();
                 tokens::client_credentials(&state.db, &client, scope, ttl, time::now()).await
@@ -78,61 +79,73 @@ pub async fn token(
             .await
         }
         "authorization_code" => {
-            let credentials = credentials?;
-            let code = form
-                .code
-                .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-            blocking(move || {
-                st.issuer().authorization_code(
-                    &credentials,
-                    &code,
-                    form.redirect_uri.as_deref(),
-                    form.code_verifier.as_deref(),
-                    time::now(),
-                )
-            })
+            async {
+                let credentials = credentials?;
+                let code = form
+                    .code
+                    .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+                let client = authenticate(&state, credentials).await?;
+                blocking(move || {
+                    st.issuer().authorization_code(
+                        &client,
+                        &code,
+                        form.redirect_uri.as_deref(),
+                        form.code_verifier.as_deref(),
+                        time::now(),
+                    )
+                })
+                .await
+            }
             .await
         }
         "refresh_token" => {
-            let credentials = credentials?;
-            let token = form
-                .refresh_token
-                .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-            blocking(move || {
-                st.issuer()
-                    .refresh(&credentials, &token, form.scope.as_deref(), time::now())
-            })
+            async {
+                let credentials = credentials?;
+                let token = form
+                    .refresh_token
+                    .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+                let client = authenticate(&state, credentials).await?;
+                blocking(move || {
+                    st.issuer()
+                        .refresh(&client, &token, form.scope.as_deref(), time::now())
+                })
+                .await
+            }
             .await
         }
         "password" => {
-            let credentials = credentials?;
-            let username = form
-                .username
-                .ok_or_else(|| OAuthError::invalid_request("username is required"))?;
-            let password = form
-                .password
-                .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
-            if let Err(seconds) = state.login_limiter.begin(&username, &address) {
-                return Err(Error::TooManyRequests(seconds));
+            async {
+                let credentials = credentials?;
+                let username = form
+                    .username
+                    .ok_or_else(|| OAuthError::invalid_request("username is required"))?;
+                let password = form
+                    .password
+                    .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
+                let client = authenticate(&state, credentials).await?;
+                if let Err(seconds) = state.login_limiter.begin(&username, &address) {
+                    return Err(Error::TooManyRequests(seconds));
+                }
+                let name = username.clone();
+                let result = blocking(move || {
+                    st.issuer().password(
+                        &client,
+                        &name,
+                        &password,
+                        form.scope.as_deref(),
+                        time::now(),
+                    )
+                })
+                .await;
+                match &result {
+                    // A wrong password stays counted; anything else says nothing about it.
+                    Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {}
+                    Ok(_) => state.login_limiter.succeeded(&username, &address),
+                    Err(_) => state.login_limiter.withdraw(&username, &address),
+                }
+                result
             }
-            let name = username.clone();
-            let result = blocking(move || {
-                st.issuer().password(
-                    &credentials,
-                    &name,
-                    &password,
-                    form.scope.as_deref(),
-                    time::now(),
-                )
-            })
-            .await;
-            match &result {
-                // A wrong password stays counted; anything else says nothing about it.
-                Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {}
-                Ok(_) => state.login_limiter.succeeded(&username, &address),
-                Err(_) => state.login_limiter.withdraw(&username, &address),
-            }
-            result
+            .await
         }
         other => Err(Error::oauth(
             ErrorCode::UnsupportedGrantType,
