@@ -277,13 +277,14 @@ fn judge(
 }
 
 fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
-    let t = record.token.clone();
+    // Field by field: the row also holds the encrypted successor of a refresh token.
+    let t = &record.token;
     let is_access = t.kind == ACCESS;
     Introspection {
         active: true,
-        scope: Some(t.scope),
+        scope: Some(t.scope.clone()),
         sub: Some(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
-        client_id: Some(t.client_id),
+        client_id: Some(t.client_id.clone()),
         username: record.username.clone(),
         token_type: is_access.then(|| "Bearer".to_owned()),
         token_use: Some(

@@ -245,13 +245,8 @@ impl TestApp {
         path: impl AsRef<str>,
         token: impl std::fmt::Display,
     ) -> reqwest::Response {
-        let url = self.url(path.as_ref());
-        self.http
-            .get(url)
-            .bearer_auth(token)
-            .send()
+        self.send_as(reqwest::Method::GET, path.as_ref(), token)
             .await
-            .expect("an answer")
     }
 
     /// `DELETE path` with a bearer token.
@@ -260,9 +255,18 @@ impl TestApp {
         path: impl AsRef<str>,
         token: impl std::fmt::Display,
     ) -> reqwest::Response {
-        let url = self.url(path.as_ref());
+        self.send_as(reqwest::Method::DELETE, path.as_ref(), token)
+            .await
+    }
+
+    async fn send_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: impl std::fmt::Display,
+    ) -> reqwest::Response {
         self.http
-            .delete(url)
+            .request(method, self.url(path))
             .bearer_auth(token)
             .send()
             .await

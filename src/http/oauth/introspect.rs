@@ -87,7 +87,8 @@ pub async fn introspect(
             form.client_id.as_deref(),
             form.client_secret.as_deref(),
         )?;
-        attempt = Attempt::begin(&state, &req, Some(&credentials))?;
+        let address = crate::http::extract::peer_ip(&req);
+        attempt = Attempt::begin(&state, &address, Some(&credentials))?;
         async {
             let caller = Introspector::Client(Box::new(authenticate(&state, credentials).await?));
             let now = time::now();

@@ -77,20 +77,20 @@ impl Attempt {
     /// right guess from a wrong one.
     fn begin(
         state: &State,
-        req: &HttpRequest,
+        address: &str,
         credentials: Option<&ClientCredentials>,
     ) -> Result<Option<Attempt>> {
         let Some(credentials) = credentials else {
             return Ok(None);
         };
-        let (client_id, address) = (credentials.client_id(), super::extract::peer_ip(req));
-        if let Err(seconds) = state.client_limiter.check(client_id, &address) {
+        let client_id = credentials.client_id();
+        if let Err(seconds) = state.client_limiter.check(client_id, address) {
             state.metrics.client_auth_failures.inc();
             return Err(Error::TooManyRequests(seconds));
         }
         Ok(Some(Attempt {
             client_id: client_id.to_owned(),
-            address,
+            address: address.to_owned(),
         }))
     }
 }

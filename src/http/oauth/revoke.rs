@@ -52,7 +52,8 @@ pub async fn revoke(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     )?;
-    let attempt = Attempt::begin(&state, &req, Some(&credentials))?;
+    let address = crate::http::extract::peer_ip(&req);
+    let attempt = Attempt::begin(&state, &address, Some(&credentials))?;
     let st = state.clone();
     let result = blocking(move || {
         let client = tokens::authenticate_client(&st.db, &credentials)?;

@@ -63,8 +63,8 @@ pub async fn token(
         form.client_id.as_deref(),
         form.client_secret.as_deref(),
     );
-    let attempt = Attempt::begin(&state, &req, credentials.as_ref().ok())?;
     let address = crate::http::extract::peer_ip(&req);
+    let attempt = Attempt::begin(&state, &address, credentials.as_ref().ok())?;
     let st = state.clone();
     // Every outcome, early ones included, goes through `settle` below, so that a missing
     // or wrong client credential is counted however the request failed.
