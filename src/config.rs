@@ -12,6 +12,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("bind", "127.0.0.1:8080"),
     ("issuer", "http://127.0.0.1:8080"),
     ("cookie_key", ""),
+    ("master_key", ""),
+    ("master_key_file", ""),
     ("consent_url", ""),
     ("access_token_ttl", "1h"),
     ("refresh_token_ttl", "30d"),
@@ -21,6 +23,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("refresh_grace", "30s"),
     ("workers", "0"),
     ("db_pool_size", "0"),
+    ("trusted_proxies", ""),
 ];
 
 #[derive(Debug, Clone)]
@@ -30,6 +33,12 @@ pub struct Settings {
     /// Without a trailing slash.
     pub issuer: String,
     pub cookie_key: Option<Vec<u8>>,
+    /// The key that seals the cookie key and the signing keys at rest, when given
+    /// directly (`PORTCULLIS_MASTER_KEY`).
+    pub master_key: Option<crate::protocol::sealing::MasterKey>,
+    /// Where the master key is kept otherwise. Default on SQLite: beside the database
+    /// file (see [`crate::service::master_key`]).
+    pub master_key_file: Option<std::path::PathBuf>,
     pub consent_url: Option<String>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -43,6 +52,8 @@ pub struct Settings {
     pub workers: usize,
     /// Database connections per process; 0 picks a size for the backend.
     pub db_pool_size: u32,
+    /// Proxies whose `X-Forwarded-For` is believed, as address ranges.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,6 +184,17 @@ impl Settings {
             .map(|k| decode_key(&k))
             .transpose()
             .map_err(|m| fail("cookie_key", m))?;
+        let master_key = optional("master_key")
+            .map(|k| crate::protocol::sealing::MasterKey::from_text(&k))
+            .transpose()
+            .map_err(|m| fail("master_key", m))?;
+        let master_key_file = optional("master_key_file").map(std::path::PathBuf::from);
+        if master_key.is_some() && master_key_file.is_some() {
+            return Err(fail(
+                "master_key",
+                "set either master_key or master_key_file, not both".into(),
+            ));
+        }
         let consent_url = optional("consent_url");
         if let Some(u) = &consent_url {
             if url::Url::parse(u).is_err() {
@@ -190,6 +212,8 @@ impl Settings {
             bind,
             issuer,
             cookie_key,
+            master_key,
+            master_key_file,
             consent_url,
             access_token_ttl: duration("access_token_ttl")?,
             refresh_token_ttl: duration("refresh_token_ttl")?,
@@ -207,8 +231,22 @@ impl Settings {
             })?,
             workers: number("workers")? as usize,
             db_pool_size: number("db_pool_size")?,
+            trusted_proxies: parse_proxies(get("trusted_proxies").0)
+                .map_err(|m| fail("trusted_proxies", m))?,
         })
     }
+}
+
+/// Address ranges separated by commas or spaces: `10.0.0.0/8, 192.168.1.7, fd00::/8`.
+fn parse_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split([',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{t:?} is not an address or a CIDR range like 10.0.0.0/8"))
+        })
+        .collect()
 }
 
 fn known_keys() -> String {
@@ -291,6 +329,22 @@ mod tests {
         std::fs::write(&path, "bnd = \"x\"\n").unwrap();
         let err = Settings::load_from(Some(&path), env(&[])).unwrap_err();
         assert_eq!(err.key, "bnd");
+    }
+
+    #[test]
+    fn trusted_proxies_are_ranges_or_addresses() {
+        let s = Settings::load_from(
+            None,
+            env(&[(
+                "PORTCULLIS_TRUSTED_PROXIES",
+                "10.0.0.0/8, 192.168.1.7 fd00::/8",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(s.trusted_proxies.len(), 3);
+        let err = Settings::load_from(None, env(&[("PORTCULLIS_TRUSTED_PROXIES", "10.0.0/8")]))
+            .unwrap_err();
+        assert_eq!(err.key, "trusted_proxies");
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum Error {
     },
     #[error("this token lacks the scope {required}")]
     InsufficientScope { required: &'static str },
+    /// The token carries an admin scope, but acts for someone who is not an admin.
+    #[error("{required} takes effect only for admins and the system; this token acts for a user who is not an admin")]
+    AdminOnly { required: &'static str },
     /// A browser form failed its CSRF check.
     #[error("{0}")]
     Forbidden(String),
@@ -43,6 +46,16 @@ pub enum Error {
     /// Anything unexpected. The cause is logged, never shown.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
+}
+
+impl From<crate::protocol::principal::Refusal> for Error {
+    fn from(refusal: crate::protocol::principal::Refusal) -> Self {
+        use crate::protocol::principal::Refusal;
+        match refusal {
+            Refusal::MissingScope(required) => Self::InsufficientScope { required },
+            Refusal::AdminOnly(required) => Self::AdminOnly { required },
+        }
+    }
 }
 
 impl Error {

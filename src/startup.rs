@@ -132,12 +132,15 @@ fn spawn_housekeeping(db: crate::storage::Db) {
             "portcullis-sweeper",
             SWEEP_EVERY,
             |db| match crate::service::tokens::flush(db, crate::protocol::time::now()) {
-                Ok(f) if f.deleted + f.codes_deleted + f.flows_deleted > 0 => tracing::info!(
-                    tokens = f.deleted,
-                    codes = f.codes_deleted,
-                    flows = f.flows_deleted,
-                    "removed expired records"
-                ),
+                Ok(f) if f.deleted + f.codes_deleted + f.flows_deleted + f.sessions_deleted > 0 => {
+                    tracing::info!(
+                        tokens = f.deleted,
+                        codes = f.codes_deleted,
+                        flows = f.flows_deleted,
+                        sessions = f.sessions_deleted,
+                        "removed expired records"
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "sweeping expired records failed; will retry"),
             },
@@ -161,8 +164,8 @@ fn spawn_housekeeping(db: crate::storage::Db) {
     }
 }
 
-/// Everything that touches the database before serving: migrations and the shared
-/// cookie key. Runs on the blocking pool.
+/// Everything that touches the database before serving: migrations, the master key, the
+/// shared cookie key (stored sealed) and the signing keys. Runs on the blocking pool.
 async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let settings = Arc::new(settings);
     let s = settings.clone();
@@ -172,13 +175,19 @@ async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied database migrations");
         }
+        crate::service::master_key::unlock(&s, &db)?;
         let cookie_key = match &s.cookie_key {
             Some(key) => key.clone(),
             None => {
-                let stored = stored::get_or_create(&mut *db.conn()?, "cookie_key", || {
-                    hex::encode(secret::random_bytes(64))
-                })?;
-                hex::decode(stored)
+                use crate::service::master_key::{self, COOKIE_KEY};
+                let fresh = master_key::seal(
+                    &db,
+                    COOKIE_KEY,
+                    hex::encode(secret::random_bytes(64)).as_bytes(),
+                )?;
+                let stored = stored::get_or_create(&mut *db.conn()?, COOKIE_KEY, || fresh)?;
+                let opened = master_key::open(&db, COOKIE_KEY, &stored)?;
+                hex::decode(opened)
                     .map_err(|_| Error::internal_msg("the stored cookie key is not hex".into()))?
             }
         };

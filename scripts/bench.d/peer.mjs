@@ -10,7 +10,7 @@ const provider = new Provider(issuer, {
   clients: [
     {
       client_id: 'bench-cc',
-      client_secret: 'bench-cc-secret-0123456789',
+      client_secret: 'bench-cc-secret-0123456789abcdef',
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],
@@ -18,7 +18,7 @@ const provider = new Provider(issuer, {
     },
     {
       client_id: 'bench-rp',
-      client_secret: 'bench-rp-secret-0123456789',
+      client_secret: 'bench-rp-secret-0123456789abcdef',
       grant_types: ['authorization_code'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1:9/cb'],
@@ -28,7 +28,7 @@ const provider = new Provider(issuer, {
     // not issue them (Portcullis issues them only for offline_access).
     {
       client_id: 'bench-offline',
-      client_secret: 'bench-rp-secret-0123456789',
+      client_secret: 'bench-rp-secret-0123456789abcdef',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       redirect_uris: ['http://127.0.0.1:9/cb'],

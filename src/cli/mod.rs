@@ -65,6 +65,10 @@ enum KeysCommand {
         #[arg(long, value_name = "ALG")]
         alg: Option<String>,
     },
+    /// Re-seal the stored secrets (cookie key, private signing keys) under a new master
+    /// key. With a key file, the new key replaces it; with PORTCULLIS_MASTER_KEY, the new
+    /// key is printed once, to be set on every node. Restart running servers afterwards.
+    RotateMaster,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +107,7 @@ pub fn run() -> ExitCode {
                 Command::Users(c) => users::run(&db, c),
                 Command::Clients(c) => clients::run(&db, c),
                 Command::Tokens(TokensCommand::Flush { before }) => flush(&db, before.as_deref()),
-                Command::Keys(c) => keys(&db, c),
+                Command::Keys(c) => keys(&settings, &db, c),
                 Command::Serve | Command::Migrate => Ok(()),
             })
         }
@@ -170,10 +174,15 @@ fn flush(db: &Db, before: Option<&str>) -> Result<(), Error> {
     print_json(&service::tokens::flush(db, before)?)
 }
 
-fn keys(db: &Db, command: KeysCommand) -> Result<(), Error> {
+fn keys(settings: &Settings, db: &Db, command: KeysCommand) -> Result<(), Error> {
     use crate::protocol::keys::Algorithm;
-    use crate::service::keys;
+    use crate::service::{keys, master_key};
+    if let KeysCommand::RotateMaster = command {
+        return print_json(&master_key::rotate(settings, db)?);
+    }
+    master_key::unlock(settings, db)?;
     match command {
+        KeysCommand::RotateMaster => Ok(()),
         KeysCommand::List => {
             keys::ensure(db, time::now())?;
             print_json(&keys::list(db)?)

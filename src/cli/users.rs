@@ -32,7 +32,10 @@ pub enum UsersCommand {
     List,
     /// Delete a user with their grants and tokens.
     Delete { username: String },
-    /// Set a user's password, read from standard input.
+    /// Sign a user out of every browser (her sessions end at once).
+    EndSessions { username: String },
+    /// Set a user's password, read from standard input (this also signs her out
+    /// everywhere).
     SetPassword {
         username: String,
         #[arg(long, required = true)]
@@ -84,6 +87,10 @@ pub fn run(db: &Db, command: UsersCommand) -> Result<(), Error> {
         UsersCommand::Delete { username } => {
             users::delete(db, &username)?;
             print_json(&serde_json::json!({ "deleted": username }))
+        }
+        UsersCommand::EndSessions { username } => {
+            let ended = users::end_sessions(db, &username)?;
+            print_json(&serde_json::json!({ "username": username, "sessions_ended": ended }))
         }
         UsersCommand::SetPassword { username, .. } => {
             let password = read_password_stdin()?;

@@ -23,7 +23,7 @@ impl Error {
             Error::OAuth(e) => e.code.as_str(),
             Error::InvalidRequest(_) => "invalid_request",
             Error::Unauthorized { .. } => "unauthorized",
-            Error::InsufficientScope { .. } => "insufficient_scope",
+            Error::InsufficientScope { .. } | Error::AdminOnly { .. } => "insufficient_scope",
             Error::Forbidden(_) => "forbidden",
             Error::TooManyRequests(_) => "too_many_requests",
             Error::NotFound(_) => "not_found",
@@ -54,7 +54,7 @@ impl Error {
                 ..
             } => Some(r#"Bearer realm="portcullis", error="invalid_token""#.into()),
             Error::Unauthorized { .. } => Some(r#"Bearer realm="portcullis""#.into()),
-            Error::InsufficientScope { required } => Some(format!(
+            Error::InsufficientScope { required } | Error::AdminOnly { required } => Some(format!(
                 r#"Bearer realm="portcullis", error="insufficient_scope", scope="{required}""#
             )),
             _ => None,
@@ -76,7 +76,7 @@ impl ResponseError for Error {
             },
             Error::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Error::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            Error::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            Error::InsufficientScope { .. } | Error::AdminOnly { .. } => StatusCode::FORBIDDEN,
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound(_) => StatusCode::NOT_FOUND,

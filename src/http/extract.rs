@@ -12,7 +12,7 @@ use super::{blocking, State};
 use crate::error::Error;
 use crate::protocol::credentials::parse_bearer;
 use crate::protocol::error::OAuthError;
-use crate::protocol::grant::Principal;
+use crate::protocol::principal::Principal;
 use crate::protocol::time;
 use crate::service;
 
@@ -108,24 +108,56 @@ pub fn authorization(req: &HttpRequest) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// The address the request came from, as the sign-in throttle keys it ("" if unknown).
+/// The address the request came from, as the throttles key it ("" if unknown): the
+/// connection's peer, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not one (the ones before it could be made up by anyone).
 pub fn peer_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+    let Some(peer) = req.peer_addr().map(|a| a.ip()) else {
+        return String::new();
+    };
+    let trusted = req
+        .app_data::<State>()
+        .map(|s| s.settings.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    client_address(peer, trusted, req.headers().get_all("x-forwarded-for")).to_string()
 }
 
-/// The party behind the request's bearer token. Missing or invalid tokens give 401.
+fn client_address<'a>(
+    peer: std::net::IpAddr,
+    trusted: &[ipnet::IpNet],
+    forwarded: impl Iterator<Item = &'a header::HeaderValue>,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = forwarded
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if is_trusted(&ip) => nearest = ip,
+            Ok(ip) => return ip,
+            // A hop that is not an address: believe nothing beyond the last good one.
+            Err(_) => return nearest,
+        }
+    }
+    nearest
+}
+
+/// The principal behind the request's bearer token, decided once per request: the
+/// system, an admin or a user (see [`Principal`]). Missing or invalid tokens give 401.
 pub struct Bearer(pub Principal);
 
 impl Bearer {
-    /// Fails with 403 `insufficient_scope` unless the token holds `scope`.
+    /// Fails with 403 `insufficient_scope` unless the token holds `scope` and its
+    /// principal may use it (admin scopes count only for the system and admins).
     pub fn require(&self, scope: &'static str) -> Result<&Principal, Error> {
-        if self.0.has_scope(scope) {
-            Ok(&self.0)
-        } else {
-            Err(Error::InsufficientScope { required: scope })
-        }
+        self.0.authorize(scope)?;
+        Ok(&self.0)
     }
 
     /// Like [`Bearer::require`], handing over the principal.
@@ -154,5 +186,38 @@ impl FromRequest for Bearer {
                     .await?;
             Ok(Bearer(principal))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_count_only_behind_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let header = |v: &str| header::HeaderValue::from_str(v).unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let forged = [header("6.6.6.6, 203.0.113.9")];
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &trusted, forged.iter()),
+            ip("203.0.113.9"),
+            "the proxy's own entry, not the client's claim"
+        );
+        assert_eq!(
+            client_address(ip("198.51.100.1"), &trusted, forged.iter()),
+            ip("198.51.100.1"),
+            "an untrusted peer's header is ignored"
+        );
+        let chain = [header("203.0.113.9"), header("10.9.9.9")];
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &trusted, chain.iter()),
+            ip("203.0.113.9")
+        );
+        let junk = [header("203.0.113.9, nonsense")];
+        assert_eq!(
+            client_address(ip("10.1.2.3"), &trusted, junk.iter()),
+            ip("10.1.2.3")
+        );
     }
 }

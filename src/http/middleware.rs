@@ -17,7 +17,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let path = req.path().to_owned();
     let state = req.app_data::<State>().cloned();
     let response = next.call(req).await?;
@@ -32,16 +32,16 @@ pub async fn observe(
         state
             .metrics
             .requests
-            .with_label_values(&[method.as_str(), &route, &status_text])
+            .with_label_values(&[method, &route, &status_text])
             .inc();
         state
             .metrics
             .latency
-            .with_label_values(&[method.as_str(), &route])
+            .with_label_values(&[method, &route])
             .observe(elapsed.as_secs_f64());
     }
     tracing::info!(
-        method = %method,
+        method,
         route = %route,
         path = %path,
         status,
@@ -49,6 +49,27 @@ pub async fn observe(
         "request"
     );
     Ok(response)
+}
+
+/// The method as a metrics label and in the log: a client may send any token as a
+/// method, and each distinct label would be a new time series kept forever.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("OTHER", |(_, label)| label)
 }
 
 /// Headers for every response: no framing (clickjacking), no MIME sniffing, no referrer.

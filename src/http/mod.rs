@@ -82,6 +82,7 @@ const PAGE_ROUTES: &[(&str, &str)] = &[
     ("/consent", "GET, POST"),
     ("/connections", "GET"),
     ("/connections/revoke", "POST"),
+    ("/connections/sessions/end", "POST"),
     ("/logout", "GET, POST"),
 ];
 

@@ -21,7 +21,30 @@ pub struct Limiter {
 
 struct Failures {
     counts: HashMap<u64, (u32, Instant)>,
+    /// Of each count, the attempts admitted by [`Limiter::admit`] that have no verdict yet.
+    in_flight: HashMap<u64, u32>,
     swept_at: Instant,
+}
+
+/// What [`Limiter::admit`] says about an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead; report the verdict with [`Limiter::settle`].
+    Admitted,
+    /// Enough attempts are already being judged to reach the limit: wait for their
+    /// verdicts and ask again.
+    Busy,
+    /// Too many failures: refuse for this many seconds.
+    Refused(u64),
+}
+
+/// The verdict on an admitted attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Right,
+    Wrong,
+    /// No verdict on the secret (an outage, a malformed request): it does not count.
+    None,
 }
 
 /// Entries kept before expired ones are swept out, and the least time between sweeps: a
@@ -43,6 +66,7 @@ impl Limiter {
             per_address,
             failures: Mutex::new(Failures {
                 counts: HashMap::new(),
+                in_flight: HashMap::new(),
                 swept_at: Instant::now(),
             }),
             hasher: RandomState::new(),
@@ -82,24 +106,87 @@ impl Limiter {
         blocked(account_key, self.per_account).or_else(|| blocked(address_key, self.per_address))
     }
 
-    /// Admits an attempt, or gives the seconds to wait when this account and address may
-    /// not try now. Report a wrong secret with [`Limiter::failed`].
-    pub fn check(&self, account: &str, address: &str) -> Result<(), u64> {
+    /// The seconds to wait when this account and address have failed too often to try
+    /// now, counting only attempts already judged. Costs nothing when nothing failed.
+    pub fn refused(&self, account: &str, address: &str) -> Option<u64> {
         let failures = self.lock();
         if failures.counts.is_empty() {
-            return Ok(());
+            return None;
         }
-        match self.blocked(&failures, self.keys(account, address)) {
-            Some(seconds) => Err(seconds),
-            None => Ok(()),
-        }
+        let keys = self.keys(account, address);
+        self.blocked_by_verdicts(&failures, keys)
     }
 
-    /// Counts a wrong secret.
-    pub fn failed(&self, account: &str, address: &str) {
+    fn blocked_by_verdicts(&self, failures: &Failures, keys: [u64; 2]) -> Option<u64> {
+        let [account_key, address_key] = keys;
+        let judged = |key: u64, limit: u32| {
+            let pending = failures.in_flight.get(&key).copied().unwrap_or(0);
+            failures
+                .counts
+                .get(&key)
+                .filter(|(count, since)| {
+                    count.saturating_sub(pending) >= limit && since.elapsed() < self.window
+                })
+                .map(|(_, since)| self.window.saturating_sub(since.elapsed()).as_secs().max(1))
+        };
+        judged(account_key, self.per_account).or_else(|| judged(address_key, self.per_address))
+    }
+
+    /// Admits an attempt that is about to be judged, counting it from now: attempts in
+    /// flight count toward the limit as failures would, so guesses sent in parallel
+    /// cannot all slip under it. When the limit is reached only by attempts still being
+    /// judged, the answer is [`Admission::Busy`]: a busy client with the right secret
+    /// waits for their verdicts (a right one clears the count) instead of being refused.
+    pub fn admit(&self, account: &str, address: &str) -> Admission {
         let keys = self.keys(account, address);
         let mut failures = self.lock();
+        if let Some(seconds) = self.blocked_by_verdicts(&failures, keys) {
+            return Admission::Refused(seconds);
+        }
+        if self.blocked(&failures, keys).is_some() {
+            return Admission::Busy;
+        }
         self.count(&mut failures, keys);
+        for key in keys {
+            *failures.in_flight.entry(key).or_insert(0) += 1;
+        }
+        Admission::Admitted
+    }
+
+    /// The verdict on an attempt [`Limiter::admit`] let through.
+    pub fn settle(&self, account: &str, address: &str, verdict: Verdict) {
+        let keys = self.keys(account, address);
+        let mut failures = self.lock();
+        for key in keys {
+            if let Some(n) = failures.in_flight.get_mut(&key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    failures.in_flight.remove(&key);
+                }
+            }
+        }
+        let [account_key, address_key] = keys;
+        match verdict {
+            Verdict::Wrong => {}
+            Verdict::None => {
+                for key in keys {
+                    Self::give_back(&mut failures, key);
+                }
+            }
+            Verdict::Right => {
+                // The account's failures are forgiven; attempts still in flight stay
+                // counted until their own verdicts.
+                let pending = failures.in_flight.get(&account_key).copied().unwrap_or(0);
+                match (pending, failures.counts.get_mut(&account_key)) {
+                    (0, _) => {
+                        failures.counts.remove(&account_key);
+                    }
+                    (n, Some(entry)) => entry.0 = n,
+                    (_, None) => {}
+                }
+                Self::give_back(&mut failures, address_key);
+            }
+        }
     }
 
     /// Admits an attempt and counts it as a failure until told otherwise
@@ -120,9 +207,11 @@ impl Limiter {
     fn count(&self, failures: &mut Failures, keys: [u64; 2]) {
         if failures.counts.len() > SWEEP_ABOVE && failures.swept_at.elapsed() >= SWEEP_EVERY {
             let window = self.window;
-            failures
-                .counts
-                .retain(|_, (_, since)| since.elapsed() < window);
+            let Failures {
+                counts, in_flight, ..
+            } = failures;
+            counts
+                .retain(|key, (_, since)| since.elapsed() < window || in_flight.contains_key(key));
             failures.swept_at = Instant::now();
         }
         for key in keys {
@@ -216,14 +305,31 @@ mod tests {
     }
 
     #[test]
-    fn checked_attempts_count_only_when_they_fail() {
+    fn attempts_in_flight_make_others_wait_and_wrong_ones_refuse() {
         let limiter = Limiter::new(Duration::from_secs(60), 2, 10);
-        for _ in 0..5 {
-            assert!(limiter.check("rp", "10.0.0.1").is_ok());
-        }
-        limiter.failed("rp", "10.0.0.1");
-        limiter.failed("rp", "10.0.0.1");
-        assert!(limiter.check("rp", "10.0.0.1").is_err());
-        assert!(limiter.check("other", "10.0.0.1").is_ok());
+        assert_eq!(limiter.admit("rp", "10.0.0.1"), Admission::Admitted);
+        assert_eq!(limiter.admit("rp", "10.0.0.1"), Admission::Admitted);
+        assert_eq!(
+            limiter.admit("rp", "10.0.0.1"),
+            Admission::Busy,
+            "two in flight reach the limit"
+        );
+        assert_eq!(limiter.refused("rp", "10.0.0.1"), None, "no verdict yet");
+        limiter.settle("rp", "10.0.0.1", Verdict::Right);
+        assert_eq!(
+            limiter.admit("rp", "10.0.0.1"),
+            Admission::Admitted,
+            "a right secret clears the way"
+        );
+        limiter.settle("rp", "10.0.0.1", Verdict::Wrong);
+        limiter.settle("rp", "10.0.0.1", Verdict::Wrong);
+        assert!(matches!(
+            limiter.admit("rp", "10.0.0.1"),
+            Admission::Refused(_)
+        ));
+        assert!(limiter.refused("rp", "10.0.0.1").is_some());
+        assert_eq!(limiter.admit("other", "10.0.0.1"), Admission::Admitted);
+        limiter.settle("other", "10.0.0.1", Verdict::None);
+        assert_eq!(limiter.refused("other", "10.0.0.1"), None);
     }
 }

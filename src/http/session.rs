@@ -1,4 +1,7 @@
-//! The browser session: a signed and encrypted cookie (actix-session) with named keys.
+//! The browser session: a signed and encrypted cookie (actix-session) that carries the
+//! CSRF token, the flow binding and, once signed in, a session secret. Who is signed in
+//! is decided by the server-side session that secret names ([`crate::service::sessions`]),
+//! never by the cookie alone: signing out ends every copy of it.
 
 use std::future::{ready, Ready};
 
@@ -13,14 +16,16 @@ use subtle::ConstantTimeEq;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::protocol::secret;
-use crate::protocol::time::Timestamp;
+use crate::http::{blocking, State};
+use crate::protocol::{secret, time};
+use crate::service;
 use crate::service::authorize::{Browser, SessionUser};
 
 pub const COOKIE_NAME: &str = "portcullis_session";
 
-const USER: &str = "uid";
-const AUTH_TIME: &str = "auth_time";
+/// The secret of the server-side session (set at sign-in).
+const SESSION_SECRET: &str = "session";
+/// A random id of the browser session (signed in or not), that flows are bound to.
 const SESSION_ID: &str = "sid";
 const CSRF: &str = "csrf";
 
@@ -60,11 +65,18 @@ fn session_error(e: impl std::fmt::Display) -> Error {
 }
 
 impl TypedSession {
-    /// The signed-in user, unless the sign-in is older than the session lifetime.
-    pub fn user(&self, session_ttl_secs: i64, now: Timestamp) -> Option<SessionUser> {
-        let id = self.0.get::<String>(USER).ok().flatten()?;
-        let auth_time = self.0.get::<i64>(AUTH_TIME).ok().flatten()?;
-        (now - auth_time < session_ttl_secs).then_some(SessionUser { id, auth_time })
+    /// The session secret the cookie carries, if any.
+    fn secret(&self) -> Option<String> {
+        self.0.get::<String>(SESSION_SECRET).ok().flatten()
+    }
+
+    /// The signed-in user: the live server-side session the cookie names, if any.
+    pub async fn user(&self, state: &State) -> Result<Option<SessionUser>> {
+        let Some(secret) = self.secret() else {
+            return Ok(None);
+        };
+        let st = state.clone();
+        blocking(move || service::sessions::resolve(&st.db, &secret, time::now())).await
     }
 
     fn session_id(&self) -> Result<String> {
@@ -81,10 +93,12 @@ impl TypedSession {
         Ok(hex::encode(Sha256::digest(self.session_id()?.as_bytes())))
     }
 
-    pub fn browser(&self, session_ttl_secs: i64, now: Timestamp) -> Result<Browser> {
+    /// Who is signed in, what flows are bound to, and where the request came from.
+    pub async fn browser(&self, state: &State, req: &HttpRequest) -> Result<Browser> {
         Ok(Browser {
-            user: self.user(session_ttl_secs, now),
+            user: self.user(state).await?,
             binding: self.binding()?,
+            address: crate::http::extract::peer_ip(req),
         })
     }
 
@@ -107,18 +121,25 @@ impl TypedSession {
         }
     }
 
-    /// Signs a user in with a new session id and CSRF token (no session fixation).
-    /// Returns the new flow binding.
-    pub fn sign_in(&self, user_id: &str, auth_time: Timestamp) -> Result<String> {
+    /// Puts a new server-side session's secret in the cookie, with a new session id and
+    /// CSRF token (no session fixation). Returns the new flow binding.
+    pub fn sign_in(&self, session_secret: &str) -> Result<String> {
         self.0.renew();
         self.0.remove(SESSION_ID);
         self.0.remove(CSRF);
-        self.0.insert(USER, user_id).map_err(session_error)?;
-        self.0.insert(AUTH_TIME, auth_time).map_err(session_error)?;
+        self.0
+            .insert(SESSION_SECRET, session_secret)
+            .map_err(session_error)?;
         self.binding()
     }
 
-    pub fn sign_out(&self) {
+    /// Ends the server-side session (for every copy of the cookie) and clears the cookie.
+    pub async fn sign_out(&self, state: &State) -> Result<()> {
+        if let Some(secret) = self.secret() {
+            let st = state.clone();
+            blocking(move || service::sessions::end(&st.db, &secret)).await?;
+        }
         self.0.purge();
+        Ok(())
     }
 }

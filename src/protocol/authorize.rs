@@ -35,6 +35,10 @@ pub enum Prompt {
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the request carried `redirect_uri` (then the token request must repeat it,
+    /// RFC 6749 §4.1.3) or it was taken from the client's only registered one.
+    #[serde(default)]
+    pub redirect_uri_given: bool,
     pub response_mode: ResponseMode,
     pub scope: String,
     pub state: Option<String>,
@@ -102,6 +106,33 @@ pub fn client_id(params: &Params) -> Result<&str, AuthorizeFailure> {
         })
 }
 
+/// The PKCE challenge of a request for a code (RFC 7636): S256 only, well formed, and
+/// required of public clients. The message says what is wrong.
+pub fn pkce_challenge<'a>(
+    client: &Client,
+    challenge: Option<&'a str>,
+    method: Option<&str>,
+) -> Result<Option<&'a str>, String> {
+    match (challenge, method) {
+        (None, Some(_)) => return Err("code_challenge_method without code_challenge".into()),
+        (Some(_), Some("S256")) => {}
+        (Some(_), None | Some("plain")) => {
+            return Err("code_challenge_method must be S256; plain is not allowed".into())
+        }
+        (Some(_), Some(_)) => return Err("code_challenge_method is not supported; use S256".into()),
+        (None, None) => {}
+    }
+    match challenge {
+        Some(c) if !super::pkce::is_well_formed(c) => {
+            Err("code_challenge must be 43 to 128 unreserved characters".into())
+        }
+        None if client.client_type == ClientType::Public => {
+            Err("a public client must use PKCE (code_challenge with S256)".into())
+        }
+        other => Ok(other),
+    }
+}
+
 /// Validates a request from `client` (already looked up by [`client_id`]).
 pub fn validate(
     params: &Params,
@@ -114,7 +145,8 @@ pub fn validate(
     //    in an OpenID Connect request, where it is required (Core §3.1.2.1).
     let openid =
         matches!(single(params, "scope"), Ok(Some(s)) if s.split(' ').any(|v| v == "openid"));
-    let redirect_uri = match single(params, "redirect_uri").map_err(render)? {
+    let given = single(params, "redirect_uri").map_err(render)?;
+    let redirect_uri = match given {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
         Some(_) => {
             return Err(render(
@@ -192,40 +224,12 @@ pub fn validate(
     let scope = super::grant::allowed_scope(client, scope_text).map_err(fail)?;
 
     // 6. PKCE (RFC 7636): S256 only; required for public clients.
-    let code_challenge = single(params, "code_challenge").map_err(invalid)?;
-    match (
-        code_challenge,
+    let code_challenge = pkce_challenge(
+        client,
+        single(params, "code_challenge").map_err(invalid)?,
         single(params, "code_challenge_method").map_err(invalid)?,
-    ) {
-        (None, Some(_)) => {
-            return Err(invalid(
-                "code_challenge_method without code_challenge".into(),
-            ))
-        }
-        (Some(_), Some("S256")) => {}
-        (Some(_), None | Some("plain")) => {
-            return Err(invalid(
-                "code_challenge_method must be S256; plain is not allowed".into(),
-            ))
-        }
-        (Some(_), Some(other)) => {
-            return Err(invalid(format!(
-                "code_challenge_method {other:?} is not supported"
-            )))
-        }
-        (None, None) => {}
-    }
-    if let Some(challenge) = code_challenge {
-        if !super::pkce::is_well_formed(challenge) {
-            return Err(invalid(
-                "code_challenge must be 43 to 128 unreserved characters".into(),
-            ));
-        }
-    } else if client.client_type == ClientType::Public {
-        return Err(invalid(
-            "a public client must use PKCE (code_challenge with S256)".into(),
-        ));
-    }
+    )
+    .map_err(invalid)?;
 
     // 7. prompt and max_age (OpenID Connect Core §3.1.2.1).
     let mut prompt = Vec::new();
@@ -275,6 +279,7 @@ pub fn validate(
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri,
+        redirect_uri_given: given.is_some(),
         response_mode,
         scope: scope.to_string(),
         state,

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::scope::ScopeSet;
-use super::secret::MIN_CHOSEN_SECRET_LEN;
+use super::secret::MIN_CLIENT_SECRET_LEN;
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,6 +123,10 @@ pub struct Client {
     pub client_type: ClientType,
     /// Username of the owning user, if any.
     pub owner: Option<String>,
+    /// The owning user's id (`sub`), with `owner`.
+    pub owner_id: Option<String>,
+    /// Whether the owner is an admin now (what the client's own tokens may do).
+    pub owner_is_admin: bool,
     pub skip_consent: bool,
     pub access_token_format: TokenFormat,
     pub has_logo: bool,
@@ -133,6 +137,15 @@ pub struct Client {
 impl Client {
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// Whose rights the client's own (machine) tokens carry: a client nobody owns acts
+    /// as the system; an owned client never has more rights than its owner.
+    pub fn acting_role(&self) -> super::principal::Role {
+        match &self.owner {
+            None => super::principal::Role::System,
+            Some(_) => super::principal::role_of_user(self.owner_is_admin),
+        }
     }
 }
 
@@ -296,9 +309,9 @@ impl ClientRequest {
                 return Err("client_secret: a public client has no secret".into())
             }
             (ClientType::Public, None) => None,
-            (ClientType::Confidential, Some(s)) if s.chars().count() < MIN_CHOSEN_SECRET_LEN => {
+            (ClientType::Confidential, Some(s)) if s.chars().count() < MIN_CLIENT_SECRET_LEN => {
                 return Err(format!(
-                    "client_secret must be at least {MIN_CHOSEN_SECRET_LEN} characters"
+                    "client_secret must be at least {MIN_CLIENT_SECRET_LEN} characters"
                 ))
             }
             (ClientType::Confidential, s) => {

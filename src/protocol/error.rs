@@ -38,6 +38,8 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// `request_uri` is not supported.
     RequestUriNotSupported,
+    /// A client registration sets something its registrant may not (RFC 7591 §3.2.2).
+    InvalidClientMetadata,
     /// The server met an unexpected condition.
     ServerError,
     /// The server is overloaded or its database cannot be reached.
@@ -63,6 +65,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -2,6 +2,7 @@
 
 use super::client::{Client, ClientType, GrantType};
 use super::error::{ErrorCode, OAuthError};
+use super::principal::holdable;
 use super::scope::{ScopeSet, USER_SCOPES};
 
 /// The scope of a `client_credentials` token (RFC 6749 §4.4).
@@ -24,10 +25,11 @@ pub fn client_credentials_scope(
             "the client is not registered for the client_credentials grant",
         ));
     }
-    match requested {
-        None => Ok(client.scope.without(USER_SCOPES)),
-        Some(text) => allowed_scope(client, text),
-    }
+    let scope = match requested {
+        None => client.scope.without(USER_SCOPES),
+        Some(text) => allowed_scope(client, text)?,
+    };
+    Ok(holdable(&scope, client.acting_role()))
 }
 
 /// Parses a requested scope and checks the client is registered for all of it.
@@ -41,46 +43,6 @@ pub fn allowed_scope(client: &Client, requested: &str) -> Result<ScopeSet, OAuth
         )));
     }
     Ok(requested)
-}
-
-/// Who is calling an API with a bearer token.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    pub client_id: String,
-    /// Present when a user obtained the token; absent for `client_credentials`.
-    pub user: Option<PrincipalUser>,
-    pub scope: ScopeSet,
-}
-
-#[derive(Debug, Clone)]
-pub struct PrincipalUser {
-    pub id: String,
-    pub username: String,
-    pub is_admin: bool,
-}
-
-impl Principal {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.contains(scope)
-    }
-
-    /// A system token or an admin user acts on every object; any other user only on
-    /// objects they own.
-    pub fn may_manage(&self, owner: Option<&str>) -> bool {
-        match &self.user {
-            None => true,
-            Some(u) if u.is_admin => true,
-            Some(u) => owner == Some(u.username.as_str()),
-        }
-    }
-
-    /// The owner filter a list must apply for this caller: `None` lists everything.
-    pub fn forced_owner(&self) -> Option<&str> {
-        match &self.user {
-            Some(u) if !u.is_admin => Some(&u.username),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -111,6 +73,8 @@ mod tests {
             auth_method: draft.auth_method,
             client_type: draft.client_type,
             owner: None,
+            owner_id: None,
+            owner_is_admin: false,
             skip_consent: false,
             access_token_format: draft.access_token_format,
             has_logo: false,
@@ -147,30 +111,5 @@ mod tests {
             client_credentials_scope(&c, None).unwrap_err().code,
             ErrorCode::UnauthorizedClient
         );
-    }
-
-    #[test]
-    fn users_manage_only_what_they_own_unless_admin() {
-        let user = |admin| Principal {
-            client_id: "c".into(),
-            user: Some(PrincipalUser {
-                id: "1".into(),
-                username: "ann".into(),
-                is_admin: admin,
-            }),
-            scope: ScopeSet::default(),
-        };
-        assert!(user(false).may_manage(Some("ann")));
-        assert!(!user(false).may_manage(Some("bob")));
-        assert!(!user(false).may_manage(None));
-        assert!(user(true).may_manage(Some("bob")));
-        let system = Principal {
-            client_id: "c".into(),
-            user: None,
-            scope: ScopeSet::default(),
-        };
-        assert!(system.may_manage(None));
-        assert_eq!(user(false).forced_owner(), Some("ann"));
-        assert_eq!(system.forced_owner(), None);
     }
 }

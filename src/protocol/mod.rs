@@ -13,6 +13,8 @@ pub mod error;
 pub mod grant;
 pub mod keys;
 pub mod pkce;
+pub mod principal;
 pub mod scope;
+pub mod sealing;
 pub mod secret;
 pub mod time;

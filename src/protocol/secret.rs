@@ -17,8 +17,12 @@ use sha2::{Digest, Sha256};
 pub const ACCESS_TOKEN_PREFIX: &str = "pc_at_";
 pub const REFRESH_TOKEN_PREFIX: &str = "pc_rt_";
 
-/// Shortest secret a person may choose for a client or a password.
+/// Shortest password a person may choose.
 pub const MIN_CHOSEN_SECRET_LEN: usize = 8;
+
+/// Shortest client secret an operator may choose: a client secret is never typed by a
+/// person, so it can be as long as a generated one is strong (RFC 9700 §2.5).
+pub const MIN_CLIENT_SECRET_LEN: usize = 32;
 
 pub fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];

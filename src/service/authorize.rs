@@ -8,6 +8,7 @@ use crate::protocol::authorize::{
 };
 use crate::protocol::client::Client;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
@@ -19,6 +20,11 @@ use crate::storage::{grants, write, Db};
 /// How long a person has to sign in and consent.
 pub const FLOW_TTL: i64 = 30 * 60;
 
+/// Pending sign-in requests one address may have open at once (each is a stored row
+/// until it expires): enough for a busy office behind one address, not enough for
+/// anyone to fill the database without signing in.
+pub const MAX_PENDING_PER_ADDRESS: i64 = 200;
+
 pub const CODE_PREFIX: &str = "pc_ac_";
 
 /// The signed-in user of the browser session, if any.
@@ -26,6 +32,8 @@ pub const CODE_PREFIX: &str = "pc_ac_";
 pub struct SessionUser {
     pub id: String,
     pub auth_time: Timestamp,
+    /// The handle of the server-side session, when the user comes from one.
+    pub session: Option<String>,
 }
 
 /// What the browser brings: who is signed in, and the session's flow binding.
@@ -34,6 +42,8 @@ pub struct Browser {
     pub user: Option<SessionUser>,
     /// SHA-256 (hex) of the session id; flows only continue in the session that began them.
     pub binding: String,
+    /// Where the request came from (pending sign-in requests are capped per address).
+    pub address: String,
 }
 
 /// A response for the client, sent to its verified redirect URI.
@@ -139,7 +149,7 @@ pub fn start(
     let mut user = browser.user.clone();
     if let Some(hint) = &req.id_token_hint {
         let max_ttl = settings.max_token_ttl();
-        let payload = service::keys::verify_own_jwt(db, hint, max_ttl, now)?;
+        let payload = service::keys::verify_id_token_hint(db, hint, max_ttl, now)?;
         let hinted_sub = payload
             .as_ref()
             .filter(|p| p["iss"] == settings.issuer.as_str())
@@ -179,6 +189,7 @@ pub fn resume(
             Some(SessionUser {
                 id: id.clone(),
                 auth_time,
+                session: None,
             }),
             true,
         ),
@@ -245,13 +256,11 @@ fn decide(
         return Ok(Outcome::Render(OAuthError::invalid_request("no user")));
     };
 
-    let requested = req.scope_set();
-    let grant = grants::find(&mut *db.conn()?, &user.id, &client.id)?;
-    let remembered = grant
-        .as_ref()
-        .filter(|g| g.remember)
-        .and_then(|g| ScopeSet::parse(&g.scope).ok())
-        .is_some_and(|granted| requested.is_subset(&granted));
+    // Only a remembered decision covering everything asked (that this user may hold)
+    // lets the request through without the consent page, prompt=none included.
+    let requested = holdable_by(db, &user.id, &req.scope_set())?;
+    let remembered = grants::find(&mut *db.conn()?, &user.id, &client.id)?
+        .is_some_and(|g| requested.is_subset(&g.remembered()));
     let needs_consent = !client.skip_consent && (!remembered || req.has_prompt(Prompt::Consent));
     if needs_consent {
         let refusal = (
@@ -320,6 +329,12 @@ fn new_flow(
     browser: &Browser,
     now: Timestamp,
 ) -> Result<String> {
+    let mut conn = db.conn()?;
+    if browser.user.is_none()
+        && flows::pending_from(&mut conn, &browser.address, now)? >= MAX_PENDING_PER_ADDRESS
+    {
+        return Err(Error::TooManyRequests(60));
+    }
     let row = FlowRow {
         id: secret::random_string(24),
         session_binding: browser.binding.clone(),
@@ -332,13 +347,22 @@ fn new_flow(
         consent_challenge: None,
         consent_verifier: None,
         consent_answer: None,
+        address: browser.address.clone(),
     };
-    flows::insert(&mut *db.conn()?, &row)?;
+    flows::insert(&mut conn, &row)?;
     Ok(row.id)
 }
 
+/// The part of `scope` the user may hold now (admin scopes only for admins).
+fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
+    let is_admin = service::users::find(db, user_id)?
+        .ok_or_else(|| Error::InvalidRequest("the signed-in account no longer exists".into()))?
+        .is_admin;
+    Ok(holdable(scope, role_of_user(is_admin)))
+}
+
 /// Records the grant and issues a single-use code bound to the request's redirect URI,
-/// nonce and PKCE challenge.
+/// nonce and PKCE challenge, for what of the request's scope the user may hold.
 fn issue_code(
     db: &Db,
     settings: &Settings,
@@ -350,12 +374,13 @@ fn issue_code(
 ) -> Result<String> {
     let code = secret::new_token(CODE_PREFIX);
     let hash = secret::token_hash(&code);
+    let scope = holdable_by(db, &user.id, &req.scope_set())?.to_string();
     write(&mut *db.conn()?, |conn| {
         let grant_id = grants::upsert(
             conn,
             &user.id,
             &client.id,
-            &req.scope,
+            &scope,
             remember,
             user.auth_time,
             now,
@@ -369,7 +394,8 @@ fn issue_code(
                 grant_id,
                 family_id: uuid::Uuid::new_v4().to_string(),
                 redirect_uri: req.redirect_uri.clone(),
-                scope: req.scope.clone(),
+                redirect_uri_given: req.redirect_uri_given,
+                scope,
                 nonce: req.nonce.clone(),
                 code_challenge: req.code_challenge.clone(),
                 auth_time: user.auth_time,
@@ -456,6 +482,7 @@ fn apply_answer(
     let user = SessionUser {
         id: user_id.clone(),
         auth_time,
+        session: None,
     };
     let mut granted = req.clone();
     granted.scope = answer.grant_scope;
@@ -502,6 +529,10 @@ pub fn consent_request_view(
     let (flow, req) = pending(db, challenge, now)?;
     let client = service::clients::get(db, None, &flow.client_id)?;
     let user_id = flow.user_id.clone().unwrap_or_default();
+    let requested_scope = holdable_by(db, &user_id, &req.scope_set())?
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let username = service::users::find(db, &user_id)?
         .map(|u| u.username)
         .unwrap_or_default();
@@ -510,7 +541,7 @@ pub fn consent_request_view(
         client: service::clients::AppCard::new(&client, issuer),
         subject: user_id,
         username,
-        requested_scope: req.scope_set().iter().map(str::to_owned).collect(),
+        requested_scope,
         requested_at: crate::protocol::time::to_rfc3339(flow.created_at),
         expires_at: crate::protocol::time::to_rfc3339(flow.expires_at),
     })
@@ -621,10 +652,13 @@ pub fn consent_request(
         .user_id
         .clone()
         .or_else(|| browser.user.as_ref().map(|u| u.id.clone()));
-    Ok(user_id.map(|user_id| ConsentRequest {
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    Ok(Some(ConsentRequest {
         flow: flow.id,
         client,
-        scope: req.scope_set(),
+        scope: holdable_by(db, &user_id, &req.scope_set())?,
         user_id,
     }))
 }
@@ -639,11 +673,17 @@ pub fn answer_consent(
     remember: bool,
     now: Timestamp,
 ) -> Result<Outcome> {
+    if settings.consent_url.is_some() {
+        return Err(Error::Forbidden(
+            "consent is given through the consent app".into(),
+        ));
+    }
     let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
     let user = match (&flow.user_id, flow.auth_time, &browser.user) {
         (Some(id), Some(auth_time), _) => SessionUser {
             id: id.clone(),
             auth_time,
+            session: None,
         },
         (_, _, Some(u)) => u.clone(),
         _ => return Ok(Outcome::Login { flow: flow.id }),
@@ -677,6 +717,14 @@ pub enum ShortcutKind {
     Token,
 }
 
+/// What a shortcut code is bound to, as an authorization request's code would be.
+#[derive(Debug, Clone, Default)]
+pub struct CodeBinding {
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub nonce: Option<String>,
+}
+
 /// The first-party shortcut: a code or token for the signed-in user, only when the user
 /// already granted these scopes to the client (or it is a first-party client).
 pub fn shortcut(
@@ -684,6 +732,7 @@ pub fn shortcut(
     client_id: &str,
     scope: Option<&str>,
     kind: ShortcutKind,
+    binding: CodeBinding,
     user: &SessionUser,
     now: Timestamp,
 ) -> Result<String> {
@@ -691,10 +740,9 @@ pub fn shortcut(
     let client = service::clients::get(db, None, client_id)
         .map_err(|_| Error::OAuth(OAuthError::invalid_request("the client is not registered")))?;
     let scope = crate::protocol::grant::allowed_scope(&client, scope.unwrap_or(""))?;
+    let scope = holdable_by(db, &user.id, &scope)?;
     let granted = grants::find(&mut *db.conn()?, &user.id, &client.id)?
-        .filter(|g| g.remember)
-        .and_then(|g| ScopeSet::parse(&g.scope).ok())
-        .is_some_and(|g| scope.is_subset(&g));
+        .is_some_and(|g| scope.is_subset(&g.remembered()));
     if !granted && !client.skip_consent {
         return Err(Error::OAuth(OAuthError::new(
             ErrorCode::ConsentRequired,
@@ -706,15 +754,30 @@ pub fn shortcut(
             .for_session_user(&client, &user.id, &scope, user.auth_time, now)?
             .access_token),
         ShortcutKind::Code => {
+            let invalid = |e: String| Error::OAuth(OAuthError::invalid_request(e));
+            let code_challenge = authorize::pkce_challenge(
+                &client,
+                binding.code_challenge.as_deref().filter(|c| !c.is_empty()),
+                binding
+                    .code_challenge_method
+                    .as_deref()
+                    .filter(|m| !m.is_empty()),
+            )
+            .map_err(invalid)?
+            .map(str::to_owned);
+            if binding.nonce.as_ref().is_some_and(|n| n.len() > 512) {
+                return Err(invalid("nonce is longer than 512 characters".into()));
+            }
             let redirect_uri = client.redirect_uris.first().cloned().unwrap_or_default();
             let req = AuthorizationRequest {
                 client_id: client.id.clone(),
                 redirect_uri,
+                redirect_uri_given: false,
                 response_mode: ResponseMode::Query,
                 scope: scope.to_string(),
                 state: None,
-                nonce: None,
-                code_challenge: None,
+                nonce: binding.nonce.filter(|n| !n.is_empty()),
+                code_challenge,
                 prompt: Vec::new(),
                 max_age: None,
                 login_hint: None,

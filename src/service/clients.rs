@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Page;
 use crate::error::{Error, Result};
 use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType};
-use crate::protocol::grant::Principal;
+use crate::protocol::principal::{check_self_service, Principal, Role};
 use crate::protocol::secret;
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::clients::{self as store, ClientWrite};
@@ -100,6 +100,14 @@ impl AppCard {
 /// Who asks: `None` is the operator at the command line, who may do anything.
 pub type Actor<'a> = Option<&'a Principal>;
 
+/// A registration by a user who is not an admin may only hold what such a user may set.
+fn check_metadata(actor: Actor<'_>, draft: &ClientDraft) -> Result<()> {
+    match actor.map(Principal::role) {
+        Some(Role::User) => check_self_service(draft).map_err(Error::OAuth),
+        _ => Ok(()),
+    }
+}
+
 fn check_access(actor: Actor<'_>, client: &Client) -> Result<()> {
     match actor {
         Some(p) if !p.may_manage(client.owner.as_deref()) => {
@@ -160,6 +168,7 @@ pub fn create(
     now: Timestamp,
 ) -> Result<ClientView> {
     draft.owner = effective_owner(actor, draft.owner.take())?;
+    check_metadata(actor, &draft)?;
     let id = draft
         .id
         .clone()
@@ -194,6 +203,7 @@ pub fn replace(
         Some(_) => effective_owner(actor, draft.owner.take().or(current.owner.clone()))?,
         None => draft.owner.take(),
     };
+    check_metadata(actor, &draft)?;
     let keep_secret = draft.client_type == ClientType::Confidential
         && current.client_type == ClientType::Confidential
         && draft.secret.is_none();

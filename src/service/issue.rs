@@ -21,6 +21,7 @@ use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::grant::allowed_scope;
 use crate::protocol::keys::SigningKey;
 use crate::protocol::pkce;
+use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
@@ -43,7 +44,11 @@ fn invalid_grant(description: &'static str) -> Error {
 struct Issue<'a> {
     client: &'a Client,
     user: &'a UserRecord,
+    /// The access token's scope (cut to what the user may hold when it is issued).
     scope: &'a ScopeSet,
+    /// The refresh token's, when it differs: a refresh that narrows the access token
+    /// keeps the granted scope for the next refresh (RFC 6749 §6).
+    refresh_scope: Option<&'a ScopeSet>,
     family_id: &'a str,
     auth_time: Timestamp,
     nonce: Option<&'a str>,
@@ -71,7 +76,8 @@ impl Issuer<'_> {
         now: Timestamp,
     ) -> Result<TokenResponse> {
         let s = self.settings;
-        let scope_text = what.scope.to_string();
+        let scope = holdable(what.scope, role_of_user(what.user.is_admin));
+        let scope_text = scope.to_string();
         let access_ttl = Self::ttl(s.access_token_ttl);
         let access_token = match what.client.access_token_format {
             TokenFormat::Jwt => claims::access_token_jwt(
@@ -92,7 +98,7 @@ impl Issuer<'_> {
         let refresh_token = what
             .refresh
             .then(|| secret::new_token(REFRESH_TOKEN_PREFIX));
-        let id_token = if what.scope.contains("openid") {
+        let id_token = if scope.contains("openid") {
             Some(
                 claims::id_token(
                     signing_key,
@@ -100,7 +106,7 @@ impl Issuer<'_> {
                         issuer: &s.issuer,
                         client_id: &what.client.id,
                         user: &user_claims(what.user),
-                        scope: what.scope,
+                        scope: &scope,
                         nonce: what.nonce,
                         auth_time: what.auth_time,
                         now,
@@ -132,7 +138,11 @@ impl Issuer<'_> {
         response: &TokenResponse,
         now: Timestamp,
     ) -> Result<()> {
-        let mut store_token = |token: &str, kind: &str, ttl: Duration| {
+        let refresh_scope = match what.refresh_scope {
+            Some(granted) => holdable(granted, role_of_user(what.user.is_admin)).to_string(),
+            None => response.scope.clone(),
+        };
+        let mut store_token = |token: &str, kind: &str, scope: &str, ttl: Duration| {
             store::insert(
                 conn,
                 &NewToken {
@@ -142,7 +152,7 @@ impl Issuer<'_> {
                     user_id: Some(&what.user.id),
                     grant_id: Some(grant_id),
                     family_id: Some(what.family_id),
-                    scope: &response.scope,
+                    scope,
                     issued_at: now,
                     expires_at: now + Self::ttl(ttl),
                     auth_time: Some(what.auth_time),
@@ -152,10 +162,16 @@ impl Issuer<'_> {
         store_token(
             &response.access_token,
             ACCESS,
+            &response.scope,
             self.settings.access_token_ttl,
         )?;
         if let Some(refresh) = &response.refresh_token {
-            store_token(refresh, REFRESH, self.settings.refresh_token_ttl)?;
+            store_token(
+                refresh,
+                REFRESH,
+                &refresh_scope,
+                self.settings.refresh_token_ttl,
+            )?;
         }
         grants::touch(conn, grant_id, now)
     }
@@ -193,10 +209,18 @@ impl Issuer<'_> {
         if row.expires_at <= now {
             return Err(invalid_grant("the code has expired"));
         }
-        if redirect_uri.is_some_and(|uri| uri != row.redirect_uri) {
-            return Err(invalid_grant(
-                "redirect_uri differs from the authorization request",
-            ));
+        match redirect_uri {
+            Some(uri) if uri != row.redirect_uri => {
+                return Err(invalid_grant(
+                    "redirect_uri differs from the authorization request",
+                ))
+            }
+            None if row.redirect_uri_given => {
+                return Err(Error::OAuth(OAuthError::invalid_request(
+                    "redirect_uri is required: the authorization request carried one",
+                )))
+            }
+            _ => {}
         }
         match (&row.code_challenge, code_verifier) {
             (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
@@ -224,6 +248,7 @@ impl Issuer<'_> {
             client,
             user: &user,
             scope: &scope,
+            refresh_scope: None,
             family_id: &row.family_id,
             auth_time: row.auth_time,
             nonce: row.nonce.as_deref(),
@@ -280,7 +305,17 @@ impl Issuer<'_> {
                 return Err(invalid_grant("the refresh token is expired or revoked"));
             }
             if let Some(rotated_at) = t.rotated_at {
-                if now - rotated_at <= self.settings.refresh_grace.as_secs() as i64 {
+                // A parallel retry may get the same successor back, but only while the
+                // successor itself is unused: once it has been redeemed (or revoked),
+                // the old token coming back means two parties hold the family.
+                let successor_unused = match &t.successor_hash {
+                    Some(next) => store::find(&mut conn, next)?
+                        .is_some_and(|n| n.token.rotated_at.is_none() && n.is_active(now)),
+                    None => false,
+                };
+                if successor_unused
+                    && now - rotated_at <= self.settings.refresh_grace.as_secs() as i64
+                {
                     if let Some(response) = t
                         .successor
                         .as_deref()
@@ -325,6 +360,7 @@ impl Issuer<'_> {
                 client,
                 user: &user,
                 scope: &scope,
+                refresh_scope: Some(&granted),
                 family_id: &family,
                 auth_time: t.auth_time.unwrap_or(t.issued_at),
                 nonce: None,
@@ -333,8 +369,13 @@ impl Issuer<'_> {
             };
             let response = self.prepare(&what, &key, now)?;
             let sealed = seal_successor(refresh_token, &response)?;
+            let successor_hash = response
+                .refresh_token
+                .as_deref()
+                .map(secret::token_hash)
+                .unwrap_or_default();
             let rotated = write(&mut conn, |conn| {
-                if !store::mark_rotated(conn, &hash, &sealed, now)? {
+                if !store::mark_rotated(conn, &hash, &sealed, &successor_hash, now)? {
                     return Ok(false);
                 }
                 self.persist(conn, &what, &grant_id, &response, now)?;
@@ -376,6 +417,7 @@ impl Issuer<'_> {
             client,
             user: &user,
             scope: &scope,
+            refresh_scope: None,
             family_id: &family,
             auth_time: now,
             nonce: None,
@@ -463,6 +505,7 @@ impl Issuer<'_> {
             client,
             user: &user,
             scope,
+            refresh_scope: None,
             family_id: &family,
             auth_time,
             nonce: None,

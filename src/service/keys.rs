@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::protocol::keys::{self, Algorithm, SigningKey};
 use crate::protocol::time::{to_rfc3339, Timestamp};
+use crate::service::master_key;
 use crate::storage::keys::{self as store, KeyRow};
 use crate::storage::Db;
 
@@ -18,11 +19,19 @@ use crate::storage::Db;
 /// already published as `next`, so relying parties can verify either way.
 pub const SIGNER_CACHE: Duration = Duration::from_secs(5);
 
-fn new_row(alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRow> {
+/// A new key of `alg`, its private part sealed under the master key.
+fn new_row(db: &Db, alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRow> {
+    let kid = keys::new_kid();
+    let material = keys::generate(alg).map_err(Error::internal_msg)?;
+    let private_key = master_key::seal(
+        db,
+        &master_key::signing_key_purpose(&kid),
+        material.as_bytes(),
+    )?;
     Ok(KeyRow {
-        kid: keys::new_kid(),
+        kid,
         alg: alg.as_str().to_owned(),
-        private_key: keys::generate(alg).map_err(Error::internal_msg)?,
+        private_key,
         state: state.to_owned(),
         created_at: now,
         activated_at: None,
@@ -33,7 +42,7 @@ fn new_row(alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRow> {
 /// Creates the current and next keys if the database has none (first start).
 pub fn ensure(db: &Db, now: Timestamp) -> Result<()> {
     store::ensure(&mut *db.conn()?, now, &|state| {
-        new_row(Algorithm::Rs256, state, now)
+        new_row(db, Algorithm::Rs256, state, now)
     })
 }
 
@@ -50,7 +59,7 @@ pub fn rotate(db: &Db, alg: Option<Algorithm>, now: Timestamp) -> Result<()> {
                 .and_then(|k| Algorithm::parse(&k.alg))
         })
         .unwrap_or(Algorithm::Rs256);
-    store::rotate(&mut conn, now, &|state| new_row(alg, state, now))
+    store::rotate(&mut conn, now, &|state| new_row(db, alg, state, now))
 }
 
 /// A key as `keys list` shows it: never the private part.
@@ -78,19 +87,19 @@ pub fn list(db: &Db) -> Result<Vec<KeyView>> {
         .collect())
 }
 
-/// A stored key, parsed. Parsing (and for RSA validating) a private key costs far more
-/// than the JWKS or a hint check needs, and a key's material never changes once stored,
-/// so parsed keys are kept by kid and a digest of their material.
-fn load(row: &KeyRow) -> Result<Arc<SigningKey>> {
-    /// kid, digest of the stored material, the parsed key.
-    type Parsed = (String, Vec<u8>, Arc<SigningKey>);
+/// A stored key, opened with the master key and parsed. Opening and parsing (and for RSA
+/// validating) a private key costs far more than the JWKS or a hint check needs, and a
+/// key's material never changes once stored (re-sealing under a new master key changes
+/// only its wrapping), so parsed keys are kept by kid and algorithm.
+fn load(db: &Db, row: &KeyRow) -> Result<Arc<SigningKey>> {
+    /// kid, algorithm, the parsed key.
+    type Parsed = (String, String, Arc<SigningKey>);
     static PARSED: Mutex<Vec<Parsed>> = Mutex::new(Vec::new());
     const KEEP: usize = 32;
-    let digest = crate::protocol::secret::token_hash(&row.private_key);
     let find = |parsed: &[Parsed]| {
         parsed
             .iter()
-            .find(|(kid, d, _)| *kid == row.kid && *d == digest)
+            .find(|(kid, alg, _)| *kid == row.kid && *alg == row.alg)
             .map(|(_, _, key)| key.clone())
     };
     if let Some(key) = PARSED.lock().ok().and_then(|p| find(&p)) {
@@ -98,13 +107,19 @@ fn load(row: &KeyRow) -> Result<Arc<SigningKey>> {
     }
     let alg = Algorithm::parse(&row.alg)
         .ok_or_else(|| Error::internal_msg(format!("key {} has an unknown alg", row.kid)))?;
-    let key =
-        Arc::new(SigningKey::load(&row.kid, alg, &row.private_key).map_err(Error::internal_msg)?);
+    let material = master_key::open(
+        db,
+        &master_key::signing_key_purpose(&row.kid),
+        &row.private_key,
+    )?;
+    let material = String::from_utf8(material)
+        .map_err(|_| Error::internal_msg(format!("key {} is not text", row.kid)))?;
+    let key = Arc::new(SigningKey::load(&row.kid, alg, &material).map_err(Error::internal_msg)?);
     if let Ok(mut parsed) = PARSED.lock() {
         if parsed.len() >= KEEP {
             parsed.remove(0);
         }
-        parsed.push((row.kid.clone(), digest, key.clone()));
+        parsed.push((row.kid.clone(), row.alg.clone(), key.clone()));
     }
     Ok(key)
 }
@@ -115,7 +130,7 @@ pub fn jwks(db: &Db, max_token_ttl: Duration, now: Timestamp) -> Result<CoreJson
     let rows = store::published(&mut *db.conn()?, now - max_token_ttl.as_secs() as i64)?;
     let keys: Vec<CoreJsonWebKey> = rows
         .iter()
-        .map(load)
+        .map(|row| load(db, row))
         .collect::<Result<Vec<_>>>()?
         .iter()
         .map(|k| k.as_verification_key())
@@ -171,7 +186,7 @@ pub fn verify_own_jwt(
     let Some(row) = rows.iter().find(|r| r.kid == kid && r.alg == alg.as_str()) else {
         return Ok(None);
     };
-    let key = load(row)?.as_verification_key();
+    let key = load(db, row)?.as_verification_key();
     let input = &token[..header_len(token)];
     if key
         .verify_signature(&alg.jws(), input.as_bytes(), &signature)
@@ -183,6 +198,36 @@ pub fn verify_own_jwt(
         .decode(payload)
         .ok()
         .and_then(|p| serde_json::from_slice(&p).ok()))
+}
+
+/// Verifies an `id_token_hint`: an ID token this server signed. JWT access tokens are
+/// signed by the same keys, so their type (`at+jwt`, RFC 9068 §2.1) is refused here, and
+/// so is anything without an audience.
+pub fn verify_id_token_hint(
+    db: &Db,
+    token: &str,
+    max_token_ttl: Duration,
+    now: Timestamp,
+) -> Result<Option<serde_json::Value>> {
+    use base64::Engine;
+    let header = token
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok());
+    let typ = header
+        .as_ref()
+        .and_then(|h| h["typ"].as_str())
+        .map(|t| t.to_ascii_lowercase());
+    if matches!(typ.as_deref(), Some("at+jwt" | "application/at+jwt")) {
+        return Ok(None);
+    }
+    Ok(verify_own_jwt(db, token, max_token_ttl, now)?
+        .filter(|payload| payload.get("aud").is_some() && payload.get("client_id").is_none()))
 }
 
 /// Length of `header.payload`, the signed part of a compact JWS.
@@ -217,7 +262,7 @@ impl Signer {
             .iter()
             .find(|k| k.state == "current")
             .ok_or_else(|| Error::internal_msg("there is no current signing key".into()))?;
-        let key = load(row)?;
+        let key = load(db, row)?;
         if let Ok(mut guard) = self.cached.write() {
             *guard = Some((Instant::now(), key.clone()));
         }

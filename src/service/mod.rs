@@ -8,6 +8,8 @@ pub mod credentials;
 pub mod grants;
 pub mod issue;
 pub mod keys;
+pub mod master_key;
+pub mod sessions;
 pub mod tokens;
 pub mod users;
 

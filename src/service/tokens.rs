@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::protocol::client::{AuthMethod, Client, ClientType};
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
-use crate::protocol::grant::{self, Principal, PrincipalUser};
+use crate::protocol::grant;
+use crate::protocol::principal::{Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
@@ -119,7 +120,9 @@ pub async fn client_credentials(
     })
 }
 
-/// Resolves a bearer token to the party it acts for.
+/// Resolves a bearer token to the principal it acts for: the user it was issued to, or
+/// for a machine token the owner of its client (the system when nobody owns it), with
+/// their rights as they are now.
 pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     let invalid = || Error::Unauthorized {
         description: "the access token is invalid, expired or revoked".into(),
@@ -132,18 +135,35 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     }
     let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
     note_use(db, &hash, &record, now)?;
-    let user = match (record.token.user_id, record.username) {
-        (Some(id), Some(username)) => Some(PrincipalUser {
-            id,
-            username,
-            is_admin: record.user_is_admin,
-        }),
-        _ => None,
+    let (user, user_token) = match (record.token.user_id, record.username) {
+        (Some(id), Some(username)) => (
+            Some(PrincipalUser {
+                id,
+                username,
+                is_admin: record.user_is_admin,
+            }),
+            true,
+        ),
+        _ => {
+            let client = clients::find_remembered(db, &record.token.client_id)?
+                .ok_or_else(invalid)?
+                .client;
+            let owner = match (client.owner, client.owner_id) {
+                (Some(username), Some(id)) => Some(PrincipalUser {
+                    id,
+                    username,
+                    is_admin: client.owner_is_admin,
+                }),
+                _ => None,
+            };
+            (owner, false)
+        }
     };
     Ok(Principal {
         client_id: record.token.client_id,
         user,
         scope,
+        user_token,
     })
 }
 
@@ -340,6 +360,8 @@ pub struct Flushed {
     pub codes_deleted: u64,
     /// Sign-in and consent requests that expired before it.
     pub flows_deleted: u64,
+    /// Browser sessions that expired before it.
+    pub sessions_deleted: u64,
 }
 
 /// Deletes tokens that expired or were revoked before `before`, and codes and pending
@@ -352,6 +374,9 @@ pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
         })?,
         flows_deleted: in_batches(db, "sign-in requests", |c| {
             crate::storage::flows::delete_expired(c, before, FLUSH_BATCH)
+        })?,
+        sessions_deleted: in_batches(db, "sessions", |c| {
+            crate::storage::sessions::delete_expired(c, before, FLUSH_BATCH)
         })?,
     })
 }

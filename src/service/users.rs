@@ -167,6 +167,9 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     if let Some(v) = patch.address {
         user.address = v;
     }
+    // Losing the admin flag or the password ends every session: whoever holds one of
+    // them signed in under what no longer holds.
+    let ends_sessions = patch.password.is_some() || (user.is_admin && patch.admin == Some(false));
     if let Some(v) = patch.admin {
         user.is_admin = v;
     }
@@ -182,6 +185,9 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     }
     user.updated_at = now;
     store::update(&mut *db.conn()?, &user)?;
+    if ends_sessions {
+        super::sessions::end_all(db, &user.id)?;
+    }
     Ok(UserView::from(&user))
 }
 
@@ -203,7 +209,16 @@ pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> 
     if !store::set_password_hash(&mut *db.conn()?, username, &hash, now)? {
         return Err(Error::not_found("user", username));
     }
+    end_sessions(db, username)?;
     Ok(())
+}
+
+/// Signs a user out everywhere; returns how many sessions were ended.
+pub fn end_sessions(db: &Db, username: &str) -> Result<usize> {
+    let id = store::find_by_username(&mut *db.conn()?, username)?
+        .ok_or_else(|| Error::not_found("user", username))?
+        .id;
+    super::sessions::end_all(db, &id)
 }
 
 /// Checks a username and password. Unknown users cost as much time as wrong passwords.

@@ -82,7 +82,7 @@ impl ClientRow {
         })
     }
 
-    fn into_client(self, owner: Option<String>, has_logo: bool) -> Result<StoredClient> {
+    fn into_client(self, owner: Option<Owner>, has_logo: bool) -> Result<StoredClient> {
         let corrupt = |field: &str| {
             Error::Internal(anyhow::anyhow!(
                 "stored client {:?} has a corrupt {field}",
@@ -116,7 +116,9 @@ impl ClientRow {
             description: self.description,
             client_uri: self.client_uri,
             logo_uri: self.logo_uri,
-            owner,
+            owner_is_admin: owner.as_ref().is_some_and(|o| o.1),
+            owner_id: owner.as_ref().and(self.owner_id),
+            owner: owner.map(|o| o.0),
             skip_consent: self.skip_consent,
             has_logo,
             created_at: self.created_at,
@@ -129,7 +131,10 @@ impl ClientRow {
     }
 }
 
-type Joined = (ClientRow, Option<String>, Option<String>);
+/// The owner's username and admin flag.
+type Owner = (String, bool);
+
+type Joined = (ClientRow, Option<String>, Option<bool>, Option<String>);
 
 macro_rules! joined_query {
     () => {
@@ -139,12 +144,14 @@ macro_rules! joined_query {
             .select((
                 ClientRow::as_select(),
                 users::username.nullable(),
+                users::is_admin.nullable(),
                 client_logos::client_id.nullable(),
             ))
     };
 }
 
-fn from_joined((row, owner, logo): Joined) -> Result<StoredClient> {
+fn from_joined((row, owner, owner_is_admin, logo): Joined) -> Result<StoredClient> {
+    let owner = owner.map(|name| (name, owner_is_admin.unwrap_or(false)));
     row.into_client(owner, logo.is_some())
 }
 
@@ -205,6 +212,12 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredClient>> {
 pub fn find_and_remember(db: &Db, id: &str) -> Result<Option<StoredClient>> {
     db.remembered_clients()
         .reload(&id.to_owned(), || find(&mut *db.conn()?, id))
+}
+
+/// A client, from memory when read recently (see [`super::memo`]).
+pub fn find_remembered(db: &Db, id: &str) -> Result<Option<StoredClient>> {
+    db.remembered_clients()
+        .get_or_load(&id.to_owned(), || find(&mut *db.conn()?, id))
 }
 
 /// A client for authentication, only if it is in memory.

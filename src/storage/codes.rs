@@ -23,6 +23,8 @@ pub struct CodeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The authorization request named the redirect URI: the exchange must repeat it.
+    pub redirect_uri_given: bool,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> Result<()> {

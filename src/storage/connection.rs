@@ -56,8 +56,19 @@ impl Manager {
 /// serving process checkpoints from a thread of its own ([`super::Db::checkpoint`]), so
 /// the automatic checkpoint, which runs inside whichever commit crosses the threshold
 /// and syncs the disk there, is left as a backstop at 10,000 pages (40 MB).
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+///
+/// The busy timeout comes first so that every later statement waits instead of failing,
+/// and the switch to WAL (which needs the database to itself) is made once, before the
+/// pool opens its connections side by side ([`prepare_sqlite`]).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;";
+
+/// Puts a SQLite database into WAL mode on one connection, before any pool races for it.
+pub fn prepare_sqlite(target: &str) -> Result<(), diesel::ConnectionError> {
+    let mut conn = SqliteConnection::establish(target)?;
+    conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")
+        .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;

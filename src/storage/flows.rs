@@ -21,6 +21,8 @@ pub struct FlowRow {
     pub consent_challenge: Option<String>,
     pub consent_verifier: Option<String>,
     pub consent_answer: Option<String>,
+    /// Where the request came from.
+    pub address: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
@@ -28,6 +30,16 @@ pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
         .values(row)
         .execute(conn)?;
     Ok(())
+}
+
+/// How many live flows nobody has signed in to yet came from `address`.
+pub fn pending_from(conn: &mut DbConnection, address: &str, now: Timestamp) -> Result<i64> {
+    Ok(auth_flows::table
+        .filter(auth_flows::address.eq(address))
+        .filter(auth_flows::user_id.is_null())
+        .filter(auth_flows::expires_at.gt(now))
+        .count()
+        .get_result(conn)?)
 }
 
 /// A live flow started by the browser session with this binding.

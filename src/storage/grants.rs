@@ -19,6 +19,15 @@ pub struct GrantRow {
     pub created_at: i64,
     pub auth_time: i64,
     pub access_time: i64,
+    /// What the user asked to be remembered: a request within it skips the consent page.
+    pub remembered_scope: String,
+}
+
+impl GrantRow {
+    /// The remembered scope, parsed.
+    pub fn remembered(&self) -> ScopeSet {
+        ScopeSet::parse(&self.remembered_scope).unwrap_or_default()
+    }
 }
 
 pub fn find(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<Option<GrantRow>> {
@@ -31,8 +40,9 @@ pub fn find(conn: &mut DbConnection, user_id: &str, client_id: &str) -> Result<O
 }
 
 /// Records a grant of `scope`; an existing grant keeps what it had and gains `scope`
-/// (a grant only narrows when the user revokes it). Returns the grant's id. Call inside a
-/// write transaction.
+/// (a grant only narrows when the user revokes it). What is remembered grows only by a
+/// decision made with `remember`: a one-off decision changes nothing remembered. Returns
+/// the grant's id. Call inside a write transaction.
 pub fn upsert(
     conn: &mut DbConnection,
     user_id: &str,
@@ -47,6 +57,11 @@ pub fn upsert(
             diesel::update(grants::table.find(&existing.id))
                 .set((
                     grants::scope.eq(widened(&existing.scope, scope)),
+                    grants::remembered_scope.eq(if remember {
+                        widened(&existing.remembered_scope, scope)
+                    } else {
+                        existing.remembered_scope.clone()
+                    }),
                     grants::remember.eq(remember || existing.remember),
                     grants::auth_time.eq(auth_time),
                     grants::access_time.eq(now),
@@ -64,6 +79,11 @@ pub fn upsert(
                 created_at: now,
                 auth_time,
                 access_time: now,
+                remembered_scope: if remember {
+                    scope.to_owned()
+                } else {
+                    String::new()
+                },
             };
             diesel::insert_into(grants::table)
                 .values(&row)

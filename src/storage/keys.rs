@@ -109,3 +109,11 @@ pub fn rotate(
         Ok(())
     })
 }
+
+/// Replaces the stored (sealed) material of a key; the key itself does not change.
+pub fn set_private_key(conn: &mut DbConnection, kid: &str, private_key: &str) -> Result<()> {
+    diesel::update(signing_keys::table.find(kid))
+        .set(signing_keys::private_key.eq(private_key))
+        .execute(conn)?;
+    Ok(())
+}

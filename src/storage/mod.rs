@@ -13,6 +13,7 @@ pub mod grants;
 pub mod keys;
 pub mod memo;
 pub mod schema;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
@@ -46,6 +47,8 @@ struct Hot {
     clients: memo::Memo<String, clients::StoredClient>,
     tokens: memo::Memo<Vec<u8>, tokens::TokenRecord>,
     committer: OnceLock<commits::Committer>,
+    /// The key that opens sealed secrets, once [`Db::unlock`] was given it.
+    master_key: std::sync::RwLock<Option<Arc<crate::protocol::sealing::MasterKey>>>,
 }
 
 /// How often a serving process checkpoints SQLite's write-ahead log.
@@ -59,6 +62,9 @@ impl Db {
     /// Opens a pool. `pool_size` 0 picks a default for the backend.
     pub fn connect(url: &str, pool_size: u32) -> Result<Self> {
         let (backend, target) = Backend::from_url(url);
+        if backend == Backend::Sqlite {
+            connection::prepare_sqlite(&target)?;
+        }
         let size = match (pool_size, backend) {
             (0, Backend::Sqlite) => 8,
             (0, Backend::Postgres) => 16,
@@ -82,8 +88,29 @@ impl Db {
                 clients: memo::Memo::new(REMEMBERED_CLIENTS),
                 tokens: memo::Memo::new(REMEMBERED_TOKENS),
                 committer: OnceLock::new(),
+                master_key: std::sync::RwLock::new(None),
             }),
         })
+    }
+
+    /// Hands over the master key (see [`crate::service::master_key`]).
+    pub fn unlock(&self, key: crate::protocol::sealing::MasterKey) {
+        let mut guard = self
+            .hot
+            .master_key
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        *guard = Some(Arc::new(key));
+    }
+
+    /// The master key; an error until [`Db::unlock`].
+    pub fn master_key(&self) -> Result<Arc<crate::protocol::sealing::MasterKey>> {
+        self.hot
+            .master_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| Error::internal_msg("the master key is not loaded".into()))
     }
 
     pub fn pool_size(&self) -> u32 {

@@ -69,6 +69,7 @@ diesel::table! {
         rotated_at -> Nullable<BigInt>,
         successor -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
+        successor_hash -> Nullable<Binary>,
     }
 }
 
@@ -94,6 +95,7 @@ diesel::table! {
         created_at -> BigInt,
         auth_time -> BigInt,
         access_time -> BigInt,
+        remembered_scope -> Text,
     }
 }
 
@@ -110,6 +112,7 @@ diesel::table! {
         consent_challenge -> Nullable<Text>,
         consent_verifier -> Nullable<Text>,
         consent_answer -> Nullable<Text>,
+        address -> Text,
     }
 }
 
@@ -128,6 +131,21 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        redirect_uri_given -> Bool,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        secret_hash -> Binary,
+        user_id -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        user_agent -> Text,
+        address -> Text,
     }
 }
 
@@ -139,6 +157,7 @@ diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(tokens -> grants (grant_id));
 diesel::joinable!(grants -> clients (client_id));
 diesel::joinable!(grants -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     settings,
@@ -150,4 +169,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     grants,
     auth_flows,
     auth_codes,
+    sessions,
 );

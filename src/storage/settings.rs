@@ -34,3 +34,25 @@ pub fn get_or_create(
         .select(settings::value)
         .first::<String>(conn)?)
 }
+
+/// The stored value of `name`, if any.
+pub fn get(conn: &mut DbConnection, name: &str) -> Result<Option<String>> {
+    Ok(settings::table
+        .find(name)
+        .select(settings::value)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+/// Stores `value` under `name`, replacing what was there.
+pub fn put(conn: &mut DbConnection, name: &str, value: &str) -> Result<()> {
+    let updated = diesel::update(settings::table.find(name))
+        .set(settings::value.eq(value))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(settings::table)
+            .values((settings::name.eq(name), settings::value.eq(value)))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -42,6 +42,8 @@ pub struct TokenRow {
     pub rotated_at: Option<i64>,
     pub successor: Option<String>,
     pub auth_time: Option<i64>,
+    /// For a rotated refresh token, the hash of the refresh token that replaced it.
+    pub successor_hash: Option<Vec<u8>>,
 }
 
 /// A stored token and, when a user obtained it, who that user is.
@@ -150,6 +152,7 @@ pub fn mark_rotated(
     conn: &mut DbConnection,
     hash: &[u8],
     successor: &str,
+    successor_hash: &[u8],
     now: Timestamp,
 ) -> Result<bool> {
     Ok(diesel::update(
@@ -158,7 +161,11 @@ pub fn mark_rotated(
             .filter(tokens::rotated_at.is_null())
             .filter(tokens::revoked_at.is_null()),
     )
-    .set((tokens::rotated_at.eq(now), tokens::successor.eq(successor)))
+    .set((
+        tokens::rotated_at.eq(now),
+        tokens::successor.eq(successor),
+        tokens::successor_hash.eq(successor_hash),
+    ))
     .execute(conn)?
         == 1)
 }

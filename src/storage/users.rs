@@ -71,12 +71,20 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<(Vec<Use
     Ok((page, total))
 }
 
-/// Deletes a user; their tokens, grants and pending requests go with them and clients
-/// they owned lose their owner (the foreign keys cascade).
+/// Deletes a user with everything that acts for her: her tokens, grants, sessions and
+/// pending requests (the foreign keys cascade), and the clients she owns (with their
+/// tokens), so that no client is left looking like one of the system's own.
 pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
-    let deleted =
-        diesel::delete(users::table.filter(users::username.eq(username))).execute(conn)? > 0;
-    super::memo::changed();
+    use super::schema::clients;
+    let deleted = super::write(conn, |conn| {
+        let Some(id) = id_of(conn, username)? else {
+            return Ok(false);
+        };
+        diesel::delete(clients::table.filter(clients::owner_id.eq(&id))).execute(conn)?;
+        let deleted = diesel::delete(users::table.find(&id)).execute(conn)? > 0;
+        super::memo::changed();
+        Ok(deleted)
+    })?;
     Ok(deleted)
 }
 

@@ -100,7 +100,7 @@ async fn register_read_replace_and_delete_a_client(backend: Backend) {
     app.client_credentials_token(&id, &secret, &[]).await;
 
     // Replace with a new secret: returned once, and the old one stops working.
-    replacement["client_secret"] = json!("a brand new secret value");
+    replacement["client_secret"] = json!("a brand new secret value of 32 characters");
     let replaced = json(
         app.http
             .put(app.url(&format!("/admin/clients/{id}")))
@@ -111,7 +111,10 @@ async fn register_read_replace_and_delete_a_client(backend: Backend) {
             .unwrap(),
     )
     .await;
-    assert_eq!(replaced["client_secret"], "a brand new secret value");
+    assert_eq!(
+        replaced["client_secret"],
+        "a brand new secret value of 32 characters"
+    );
     let old = app
         .http
         .post(app.url("/oauth2/token"))
@@ -122,7 +125,7 @@ async fn register_read_replace_and_delete_a_client(backend: Backend) {
         .unwrap();
     assert_error(old, 401, "invalid_client").await;
     let live = app
-        .client_credentials_token(&id, "a brand new secret value", &[])
+        .client_credentials_token(&id, "a brand new secret value of 32 characters", &[])
         .await;
 
     // Delete: the client and its tokens are gone.

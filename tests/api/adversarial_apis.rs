@@ -1070,7 +1070,7 @@ async fn parallel_password_guesses_are_throttled_too(backend: Backend) {
     let f = fixture(backend).await;
     f.app.register(json!({
         "client_id": "legacy",
-        "client_secret": "legacy secret",
+        "client_secret": "legacy secret of at least 32 chars",
         "grant_types": ["password"],
         "scope": "openid",
     }));
@@ -1078,7 +1078,7 @@ async fn parallel_password_guesses_are_throttled_too(backend: Backend) {
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
-            .basic_auth("legacy", Some("legacy secret"))
+            .basic_auth("legacy", Some("legacy secret of at least 32 chars"))
             .form(&[
                 ("grant_type", "password".to_owned()),
                 ("username", "ann".to_owned()),

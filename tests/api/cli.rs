@@ -124,7 +124,7 @@ async fn clients_are_managed_from_the_command_line(backend: Backend) {
         "--id",
         "shop",
         "--secret",
-        "shop secret 123",
+        "shop secret 123 of at least 32 chars",
         "--redirect-uri",
         "https://shop.example/cb",
         "--redirect-uri",
@@ -142,7 +142,10 @@ async fn clients_are_managed_from_the_command_line(backend: Backend) {
         "jwt",
     ]));
     assert_eq!(created["client_id"], "shop");
-    assert_eq!(created["client_secret"], "shop secret 123");
+    assert_eq!(
+        created["client_secret"],
+        "shop secret 123 of at least 32 chars"
+    );
     assert_eq!(created["redirect_uris"].as_array().unwrap().len(), 2);
     assert_eq!(
         created["grant_types"],
@@ -151,8 +154,12 @@ async fn clients_are_managed_from_the_command_line(backend: Backend) {
     assert_eq!(created["owner"], "ann");
     assert_eq!(created["skip_consent"], true);
     assert_eq!(created["access_token_format"], "jwt");
-    app.client_credentials_token("shop", "shop secret 123", &["clients:read"])
-        .await;
+    app.client_credentials_token(
+        "shop",
+        "shop secret 123 of at least 32 chars",
+        &["clients:read"],
+    )
+    .await;
 
     let public = ok_json(app.cli(&[
         "clients",

@@ -11,7 +11,7 @@ use crate::oidc::{exchange_with, fixture, relying_party, sign_in_and_exchange, F
 pub async fn user_api_token(f: &Fixture, browser: &Browser, scope: &str) -> String {
     f.app.register_if_missing(json!({
         "client_id": "portal",
-        "client_secret": "portal secret value",
+        "client_secret": "portal secret value of at least 32 chars",
         "redirect_uris": [CALLBACK],
         "skip_consent": true,
         "scope": "openid connections:read connections:write",
@@ -29,8 +29,8 @@ pub async fn user_api_token(f: &Fixture, browser: &Browser, scope: &str) -> Stri
 
 /// Signs ann in to a second relying party, `rp2`, and returns its access token.
 async fn second_app_token(f: &Fixture) -> String {
-    f.app.register_if_missing(json!({ "client_id": "rp2", "client_secret": "second rp secret", "client_name": "Second App", "redirect_uris": [CALLBACK], "scope": "openid email" }));
-    let rp2 = relying_party(&f.app, "rp2", Some("second rp secret")).await;
+    f.app.register_if_missing(json!({ "client_id": "rp2", "client_secret": "second rp secret of at least 32 chars", "client_name": "Second App", "redirect_uris": [CALLBACK], "scope": "openid email" }));
+    let rp2 = relying_party(&f.app, "rp2", Some("second rp secret of at least 32 chars")).await;
     let (token, _) = exchange_with(&f.app, &rp2, &f.browser, &["email"]).await;
     use openidconnect::OAuth2TokenResponse;
     token.access_token().secret().clone()
@@ -426,7 +426,7 @@ async fn a_narrower_request_does_not_narrow_a_grant(backend: Backend) {
     let f = fixture(backend).await;
     f.app.register(json!({
         "client_id": "pw",
-        "client_secret": "pw secret",
+        "client_secret": "pw secret of at least 32 characters",
         "grant_types": ["password"],
         "scope": "openid profile email",
     }));
@@ -434,7 +434,7 @@ async fn a_narrower_request_does_not_narrow_a_grant(backend: Backend) {
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
-            .basic_auth("pw", Some("pw secret"))
+            .basic_auth("pw", Some("pw secret of at least 32 characters"))
             .form(&[
                 ("grant_type", "password"),
                 ("username", "ann"),

@@ -146,6 +146,7 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
                 ("code_verifier", started.verifier.secret().as_str()),
+                ("redirect_uri", CALLBACK),
             ])
             .send()
             .await

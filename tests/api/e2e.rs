@@ -106,15 +106,19 @@ async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
     let redirect = format!("http://127.0.0.1:{port}/callback");
     f.app.register(json!({
         "client_id": "reading-room",
-        "client_secret": "reading room secret",
+        "client_secret": "reading room secret of at least 32 chars",
         "client_name": "Reading Room",
         "client_uri": "https://reading.example",
         "redirect_uris": [redirect],
         "scope": "openid profile email",
     }));
-    let rp = relying_party(&f.app, "reading-room", Some("reading room secret"))
-        .await
-        .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
+    let rp = relying_party(
+        &f.app,
+        "reading-room",
+        Some("reading room secret of at least 32 chars"),
+    )
+    .await
+    .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
     let started = start(&rp, &["profile", "email"], &[]);
     let url = started.url.to_string();
     let tag = format!("{backend:?}").to_lowercase();
@@ -210,12 +214,16 @@ async fn revoking_a_connection_in_chromium_ends_only_that_apps_tokens(backend: B
     let mut apps = Vec::new();
     for (id, name) in [("reading-room", "Reading Room"), ("photo-box", "Photo Box")] {
         f.app.register(json!({
-            "client_id": id, "client_secret": format!("{id} secret"), "client_name": name,
+            "client_id": id, "client_secret": format!("{id} secret of at least 32 chars"), "client_name": name,
             "redirect_uris": [redirect], "scope": "openid profile",
         }));
-        let rp = relying_party(&f.app, id, Some(&format!("{id} secret")))
-            .await
-            .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
+        let rp = relying_party(
+            &f.app,
+            id,
+            Some(&format!("{id} secret of at least 32 chars")),
+        )
+        .await
+        .set_redirect_uri(openidconnect::RedirectUrl::new(redirect.clone()).unwrap());
         apps.push(rp);
     }
     let starts: Vec<_> = apps.iter().map(|rp| start(rp, &["profile"], &[])).collect();

@@ -50,23 +50,45 @@ fn fresh_database(backend: Backend, dir: &tempfile::TempDir) -> String {
     }
 }
 
+/// The master key of every PostgreSQL test database (PostgreSQL has no default key
+/// file; SQLite tests use the key file created beside their database).
+pub const TEST_MASTER_KEY: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// What a process working on this database needs in its environment besides its URL.
+pub fn backend_env(database_url: &str) -> Vec<(&'static str, &'static str)> {
+    if database_url.starts_with("postgres") {
+        vec![("PORTCULLIS_MASTER_KEY", TEST_MASTER_KEY)]
+    } else {
+        Vec::new()
+    }
+}
+
 /// RSA key generation is the slowest part of a first start; tests share one key pair
 /// (under fresh key ids) instead of making two per server. The first-start path itself is
 /// covered by the test that runs `portcullis serve` on an empty database.
-fn seed_signing_keys(database_url: &str) {
+fn seed_signing_keys(settings: &Settings) {
     static PEM: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let pem = PEM.get_or_init(|| {
         portcullis::protocol::keys::generate(portcullis::protocol::keys::Algorithm::Rs256)
             .expect("RSA key")
     });
-    let db = Db::connect(database_url, 1).expect("connect");
+    let db = Db::connect(&settings.database_url, 1).expect("connect");
     db.migrate().expect("migrate");
+    let master = service::master_key::unlock(settings, &db).expect("the master key");
     let now = time::now();
     portcullis::storage::keys::ensure(&mut db.conn().expect("conn"), now, &|state| {
+        let kid = portcullis::protocol::keys::new_kid();
+        let sealed = master
+            .seal(
+                &service::master_key::signing_key_purpose(&kid),
+                pem.as_bytes(),
+            )
+            .expect("sealed");
         Ok(portcullis::storage::keys::KeyRow {
-            kid: portcullis::protocol::keys::new_kid(),
+            kid,
             alg: "RS256".into(),
-            private_key: pem.clone(),
+            private_key: sealed,
             state: state.into(),
             created_at: now,
             activated_at: None,
@@ -85,6 +107,11 @@ pub fn settings_for(database_url: &str, extra: &[(&str, &str)]) -> Settings {
         ("PORTCULLIS_WORKERS".to_owned(), "2".to_owned()),
         ("PORTCULLIS_DB_POOL_SIZE".to_owned(), "4".to_owned()),
     ];
+    env.extend(
+        backend_env(database_url)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Settings::load_from(None, env).expect("valid test settings")
 }
@@ -98,12 +125,12 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = fresh_database(backend, &dir);
-        seed_signing_keys(&database_url);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local addr").port();
         let base = format!("http://127.0.0.1:{port}");
         let mut settings = settings_for(&database_url, extra);
         settings.issuer = base.clone();
+        seed_signing_keys(&settings);
         let app = Application::build_with_listener(settings, listener)
             .await
             .expect("server starts");
@@ -296,6 +323,7 @@ pub fn run_cli(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output
     let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(args)
         .env("PORTCULLIS_DATABASE_URL", database_url)
+        .envs(backend_env(database_url))
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -365,6 +393,7 @@ impl Node {
             .env("PORTCULLIS_DATABASE_URL", &app.database_url)
             .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
             .env("PORTCULLIS_ISSUER", &base)
+            .envs(backend_env(&app.database_url))
             .envs(settings.iter().copied())
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())

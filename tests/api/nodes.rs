@@ -245,7 +245,7 @@ async fn id_token_kid(app: &TestApp, base: &str, jwks: &serde_json::Value) -> (S
     let r = app
         .http
         .post(format!("{base}/oauth2/token"))
-        .basic_auth("pw", Some("pw secret"))
+        .basic_auth("pw", Some("pw secret of at least 32 characters"))
         .form(&[
             ("grant_type", "password"),
             ("username", "ann"),
@@ -285,7 +285,7 @@ async fn a_key_rotation_is_published_by_every_node_before_use(backend: Backend) 
     let f = fixture(backend).await;
     f.app.register(serde_json::json!({
         "client_id": "pw",
-        "client_secret": "pw secret",
+        "client_secret": "pw secret of at least 32 characters",
         "grant_types": ["password"],
         "scope": "openid",
     }));

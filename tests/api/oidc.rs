@@ -17,7 +17,7 @@ use crate::browser::{Browser, Landing, Person, SIGNS_IN_AND_ALLOWS};
 use crate::helpers::{assert_error, json, Backend, TestApp};
 
 pub const CALLBACK: &str = "http://127.0.0.1:1/callback";
-pub const RP_SECRET: &str = "relying party secret";
+pub const RP_SECRET: &str = "relying party secret of at least 32 chars";
 
 type Rp = CoreClient<
     EndpointSet,
@@ -338,7 +338,10 @@ async fn code_exchange_checks_client_redirect_uri_and_verifier(backend: Backend)
             ("grant_type", "authorization_code".to_owned()),
             ("code", code.clone()),
         ];
-        full.extend(form);
+        if !form.iter().any(|(k, _)| *k == "redirect_uri") {
+            full.push(("redirect_uri", CALLBACK.to_owned()));
+        }
+        full.extend(form.into_iter().filter(|(_, v)| !v.is_empty()));
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
@@ -368,6 +371,21 @@ async fn code_exchange_checks_client_redirect_uri_and_verifier(backend: Backend)
     assert_error(r, 400, "invalid_grant").await;
     let r = exchange(("rp", RP_SECRET), vec![]).await.unwrap();
     assert_error(r, 400, "invalid_request").await;
+    // RFC 6749 §4.1.3: the request carried redirect_uri, so the exchange must repeat it.
+    let r = exchange(
+        ("rp", RP_SECRET),
+        vec![
+            ("code_verifier", v.clone()),
+            ("redirect_uri", String::new()),
+        ],
+    )
+    .await
+    .unwrap();
+    let body = assert_error(r, 400, "invalid_request").await;
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("redirect_uri"));
     let r = exchange(("rp", "wrong secret"), vec![("code_verifier", v.clone())])
         .await
         .unwrap();
@@ -760,8 +778,13 @@ async fn consent_can_be_denied_remembered_or_skipped(backend: Backend) {
     assert_eq!(f.browser.seen.borrow().as_slice(), ["consent"]);
 
     // A first-party client is never asked about.
-    f.app.register(json!({ "client_id": "first", "client_secret": "first party secret", "redirect_uris": [CALLBACK], "skip_consent": true, "scope": "openid profile" }));
-    let first = relying_party(&f.app, "first", Some("first party secret")).await;
+    f.app.register(json!({ "client_id": "first", "client_secret": "first party secret of at least 32 chars", "redirect_uris": [CALLBACK], "skip_consent": true, "scope": "openid profile" }));
+    let first = relying_party(
+        &f.app,
+        "first",
+        Some("first party secret of at least 32 chars"),
+    )
+    .await;
     let started = start(&first, &["profile"], &[]);
     let landing = f
         .browser

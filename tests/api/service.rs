@@ -71,6 +71,7 @@ async fn the_openapi_document_describes_every_json_endpoint(backend: Backend) {
         ("/admin/users/{username}", "get"),
         ("/admin/users/{username}", "patch"),
         ("/admin/users/{username}", "delete"),
+        ("/admin/users/{username}/sessions", "delete"),
         ("/admin/authorizations", "get"),
         ("/admin/authorizations", "delete"),
         ("/admin/authorizations/{id}", "delete"),

@@ -298,8 +298,8 @@ async fn the_first_party_shortcut_needs_a_session_and_a_grant(backend: Backend) 
 
 async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
     let f = fixture(backend).await;
-    f.app.register(json!({ "client_id": "api-rp", "client_secret": "api rp secret", "redirect_uris": [CALLBACK], "scope": "openid profile", "access_token_format": "jwt" }));
-    let rp = relying_party(&f.app, "api-rp", Some("api rp secret")).await;
+    f.app.register(json!({ "client_id": "api-rp", "client_secret": "api rp secret of at least 32 chars", "redirect_uris": [CALLBACK], "scope": "openid profile", "access_token_format": "jwt" }));
+    let rp = relying_party(&f.app, "api-rp", Some("api rp secret of at least 32 chars")).await;
     let started = start(&rp, &["profile"], &[]);
     let landing = f
         .browser
@@ -311,11 +311,12 @@ async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
-            .basic_auth("api-rp", Some("api rp secret"))
+            .basic_auth("api-rp", Some("api rp secret of at least 32 chars"))
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
                 ("code_verifier", started.verifier.secret().as_str()),
+                ("redirect_uri", CALLBACK),
             ])
             .send()
             .await
@@ -367,7 +368,7 @@ async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
     // It is still revocable and introspectable like any token.
     let body = json(
         f.app
-            .introspect_as("api-rp", "api rp secret", at)
+            .introspect_as("api-rp", "api rp secret of at least 32 chars", at)
             .send()
             .await
             .unwrap(),
@@ -387,7 +388,7 @@ async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
 
 async fn the_password_grant_is_only_for_clients_that_list_it(backend: Backend) {
     let f = fixture(backend).await;
-    f.app.register(json!({ "client_id": "legacy", "client_secret": "legacy secret", "grant_types": ["password", "refresh_token"], "scope": "openid profile offline_access" }));
+    f.app.register(json!({ "client_id": "legacy", "client_secret": "legacy secret of at least 32 chars", "grant_types": ["password", "refresh_token"], "scope": "openid profile offline_access" }));
     let post = |client: (&'static str, &'static str), password: &'static str| {
         f.app
             .http
@@ -402,9 +403,12 @@ async fn the_password_grant_is_only_for_clients_that_list_it(backend: Backend) {
             .send()
     };
     let body = json(
-        post(("legacy", "legacy secret"), "ann's password")
-            .await
-            .unwrap(),
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "ann's password",
+        )
+        .await
+        .unwrap(),
     )
     .await;
     assert!(
@@ -420,21 +424,30 @@ async fn the_password_grant_is_only_for_clients_that_list_it(backend: Backend) {
     )
     .await;
     assert_error(
-        post(("legacy", "legacy secret"), "wrong password")
-            .await
-            .unwrap(),
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "wrong password",
+        )
+        .await
+        .unwrap(),
         400,
         "invalid_grant",
     )
     .await;
     for _ in 0..4 {
-        post(("legacy", "legacy secret"), "wrong password")
-            .await
-            .unwrap();
-    }
-    let r = post(("legacy", "legacy secret"), "ann's password")
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "wrong password",
+        )
         .await
         .unwrap();
+    }
+    let r = post(
+        ("legacy", "legacy secret of at least 32 chars"),
+        "ann's password",
+    )
+    .await
+    .unwrap();
     assert!(r.headers().contains_key("retry-after"));
     assert_error(r, 429, "too_many_requests").await;
 }

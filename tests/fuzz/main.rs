@@ -170,6 +170,8 @@ fn client() -> Client {
         auth_method: draft.auth_method,
         client_type: draft.client_type,
         owner: None,
+        owner_id: None,
+        owner_is_admin: false,
         skip_consent: false,
         access_token_format: draft.access_token_format,
         has_logo: false,
@@ -305,7 +307,7 @@ fn server(runtime: &tokio::runtime::Runtime) -> Server {
             .expect("registered")
     };
     register(serde_json::json!({
-        "client_id": "fuzz", "client_secret": "fuzz secret",
+        "client_id": "fuzz", "client_secret": "fuzz secret of at least 32 chars",
         "grant_types": ["client_credentials"], "scope": "clients:read clients:write",
     }));
     register(serde_json::json!({
@@ -318,7 +320,7 @@ fn server(runtime: &tokio::runtime::Runtime) -> Server {
         .expect("an HTTP client");
     let token: serde_json::Value = http
         .post(format!("{base}/oauth2/token"))
-        .basic_auth("fuzz", Some("fuzz secret"))
+        .basic_auth("fuzz", Some("fuzz secret of at least 32 chars"))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .and_then(|r| r.json())

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(users::get_one)
         .service(users::update)
         .service(users::remove)
+        .service(users::end_sessions)
         .service(authorizations::list)
         .service(authorizations::remove)
         .service(authorizations::remove_for)

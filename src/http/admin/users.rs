@@ -151,6 +151,24 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(view))
 }
 
+/// Sign a user out everywhere: every browser session of hers ends at once.
+#[utoipa::path(
+    tag = "admin",
+    params(("username" = String, Path)),
+    responses((status = 204, description = "Every session ended"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = ["users:write"]))
+)]
+#[delete("/admin/users/{username}/sessions")]
+pub async fn end_sessions(
+    state: State,
+    bearer: Bearer,
+    username: web::Path<String>,
+) -> Result<HttpResponse> {
+    bearer.require("users:write")?;
+    blocking(move || users::end_sessions(&state.db, &username)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Delete a user with their grants and tokens.
 #[utoipa::path(
     tag = "admin",

@@ -15,6 +15,7 @@ fn user_of(bearer: &Bearer, scope: &'static str) -> Result<String> {
     principal
         .user
         .as_ref()
+        .filter(|_| principal.user_token)
         .map(|u| u.id.clone())
         .ok_or_else(|| Error::Unauthorized {
             description: "this API needs a token issued to a user".into(),

@@ -1,6 +1,6 @@
 //! The authorization endpoint (RFC 6749 §3.1), answered with redirects and pages.
 
-use actix_web::{get, route, web, HttpResponse};
+use actix_web::{get, route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use crate::http::pages::{outcome, PageError};
@@ -24,6 +24,7 @@ fn collect(pairs: Vec<(String, String)>) -> Params {
 pub async fn authorize(
     state: State,
     session: TypedSession,
+    req: HttpRequest,
     query: web::Query<Vec<(String, String)>>,
     form: Option<web::Form<Vec<(String, String)>>>,
 ) -> Result<HttpResponse, PageError> {
@@ -32,8 +33,8 @@ pub async fn authorize(
         _ => query.into_inner(),
     };
     let params = collect(pairs);
+    let browser = session.browser(&state, &req).await?;
     let now = time::now();
-    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
     let result =
         blocking(move || flow::start(&state.db, &state.settings, &params, &browser, now)).await?;
     outcome(result)
@@ -51,10 +52,11 @@ pub struct ResumeQuery {
 pub async fn resume(
     state: State,
     session: TypedSession,
+    req: HttpRequest,
     query: web::Query<ResumeQuery>,
 ) -> Result<HttpResponse, PageError> {
+    let browser = session.browser(&state, &req).await?;
     let now = time::now();
-    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
     let ResumeQuery {
         flow,
         consent_verifier,

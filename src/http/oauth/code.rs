@@ -20,6 +20,11 @@ pub struct CodeQuery {
     /// `code` (default) or `token`.
     #[serde(rename = "type")]
     kind: Option<String>,
+    /// PKCE (RFC 7636) for `type=code`: required of public clients; S256 only.
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
+    /// Put in the ID token issued for the code.
+    nonce: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -52,14 +57,12 @@ pub async fn code(
 ) -> Result<HttpResponse> {
     let query = query.into_inner();
     let now = time::now();
-    let user = session
-        .user(state.settings.session_ttl.as_secs() as i64, now)
-        .ok_or_else(|| {
-            Error::OAuth(OAuthError::new(
-                ErrorCode::LoginRequired,
-                "nobody is signed in",
-            ))
-        })?;
+    let user = session.user(&state).await?.ok_or_else(|| {
+        Error::OAuth(OAuthError::new(
+            ErrorCode::LoginRequired,
+            "nobody is signed in",
+        ))
+    })?;
     let kind = match query.kind.as_deref() {
         None | Some("code") => ShortcutKind::Code,
         Some("token") => ShortcutKind::Token,
@@ -68,12 +71,18 @@ pub async fn code(
     let client_id = query
         .client_id
         .ok_or_else(|| OAuthError::invalid_request("client_id is required"))?;
+    let binding = authorize::CodeBinding {
+        code_challenge: query.code_challenge,
+        code_challenge_method: query.code_challenge_method,
+        nonce: query.nonce,
+    };
     let value = blocking(move || {
         authorize::shortcut(
             &state.issuer(),
             &client_id,
             query.scope.as_deref(),
             kind,
+            binding,
             &user,
             now,
         )

@@ -1,11 +1,12 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, no_store, settle, Attempt};
+use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{authorization, Bearer};
 use crate::http::{blocking, State};
+use crate::protocol::client::ClientType;
 use crate::protocol::credentials::parse_bearer;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time;
@@ -28,8 +29,9 @@ pub struct IntrospectForm {
     client_secret: Option<String>,
 }
 
-/// Introspect a token. The caller authenticates as a client (its own tokens) or with a
-/// bearer token holding `tokens:introspect` (any token).
+/// Introspect a token. The caller authenticates as a confidential client (its own
+/// tokens) or with a bearer token holding `tokens:introspect` (any token; for the system
+/// and admins only). Public clients cannot introspect.
 #[utoipa::path(
     tag = "oauth2",
     request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
@@ -58,7 +60,6 @@ pub async fn introspect(
         .and_then(parse_bearer)
         .map(str::to_owned);
     let st = state.clone();
-    let mut attempt = None;
     let answer = if let Some(bearer) = bearer {
         blocking(move || {
             let now = time::now();
@@ -88,9 +89,17 @@ pub async fn introspect(
             form.client_secret.as_deref(),
         )?;
         let address = crate::http::extract::peer_ip(&req);
-        attempt = Attempt::begin(&state, &address, Some(&credentials))?;
+        refuse_if_throttled(&state, &address, Some(&credentials))?;
         async {
-            let caller = Introspector::Client(Box::new(authenticate(&state, credentials).await?));
+            let client = authenticate(&state, credentials, &address).await?;
+            // RFC 7662 §2.1: the caller must be authorized; a client_id alone proves
+            // nothing (anyone can send a public client's id).
+            if client.client_type == ClientType::Public {
+                return Err(Error::OAuth(OAuthError::invalid_client(
+                    "a public client cannot introspect tokens; authenticate as a confidential client or use a bearer token with tokens:introspect",
+                )));
+            }
+            let caller = Introspector::Client(Box::new(client));
             let now = time::now();
             let scope = form.scope.as_deref();
             let issuer = &state.settings.issuer;
@@ -107,6 +116,6 @@ pub async fn introspect(
         }
         .await
     };
-    let body = settle(&state, attempt, answer)?;
+    let body = settle(&state, answer)?;
     Ok(no_store(HttpResponse::Ok()).json(body))
 }

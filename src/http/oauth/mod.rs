@@ -42,16 +42,46 @@ fn client_credentials(
     })
 }
 
+/// How long a client authentication waits for attempts already being judged (see
+/// [`crate::http::ratelimit::Admission::Busy`]) before it is refused.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Authenticates a client: from memory on the async worker when its secret was verified
-/// recently, otherwise (and for every failure) on the blocking pool.
-async fn authenticate(state: &State, credentials: ClientCredentials) -> Result<Client> {
-    if let Some(client) =
-        crate::service::tokens::authenticate_client_from_memory(&state.db, &credentials)
-    {
-        return Ok(client);
+/// recently (no argon2, nothing to count), otherwise on the blocking pool, counted by the
+/// guessing throttle from the moment it starts.
+async fn authenticate(
+    state: &State,
+    credentials: ClientCredentials,
+    address: &str,
+) -> Result<Client> {
+    use crate::http::ratelimit::{Admission, Verdict};
+    let client_id = credentials.client_id().to_owned();
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(client) =
+            crate::service::tokens::authenticate_client_from_memory(&state.db, &credentials)
+        {
+            return Ok(client);
+        }
+        match state.client_limiter.admit(&client_id, address) {
+            Admission::Admitted => break,
+            Admission::Refused(seconds) => return Err(Error::TooManyRequests(seconds)),
+            Admission::Busy if started.elapsed() < ADMISSION_WAIT => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            Admission::Busy => return Err(Error::TooManyRequests(1)),
+        }
     }
     let st = state.clone();
-    blocking(move || crate::service::tokens::authenticate_client(&st.db, &credentials)).await
+    let result =
+        blocking(move || crate::service::tokens::authenticate_client(&st.db, &credentials)).await;
+    let verdict = match &result {
+        Ok(_) => Verdict::Right,
+        Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidClient => Verdict::Wrong,
+        Err(_) => Verdict::None,
+    };
+    state.client_limiter.settle(&client_id, address, verdict);
+    result
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).
@@ -62,47 +92,31 @@ fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
     builder
 }
 
-/// A client authentication in progress, as the guessing throttle sees it. Only a wrong
-/// secret counts, once known: a busy client sends many requests at once, and client
-/// secrets are long random strings, so what the throttle stops is a flood of failures
-/// burning argon2id time rather than a guesser with a chance.
-struct Attempt {
-    client_id: String,
-    address: String,
-}
-
-impl Attempt {
-    /// Refuses with 429 while the claimed client id has failed too often from this
-    /// address, before any secret is checked: otherwise a guesser could still tell a
-    /// right guess from a wrong one.
-    fn begin(
-        state: &State,
-        address: &str,
-        credentials: Option<&ClientCredentials>,
-    ) -> Result<Option<Attempt>> {
-        let Some(credentials) = credentials else {
-            return Ok(None);
-        };
-        let client_id = credentials.client_id();
-        if let Err(seconds) = state.client_limiter.check(client_id, address) {
-            state.metrics.client_auth_failures.inc();
-            return Err(Error::TooManyRequests(seconds));
-        }
-        Ok(Some(Attempt {
-            client_id: client_id.to_owned(),
-            address: address.to_owned(),
-        }))
+/// Refuses with 429 while the claimed client id has failed too often from this address,
+/// before any secret is checked (from memory or not): otherwise a guesser could still
+/// tell a right guess from a wrong one.
+fn refuse_if_throttled(
+    state: &State,
+    address: &str,
+    credentials: Option<&ClientCredentials>,
+) -> Result<()> {
+    let Some(credentials) = credentials else {
+        return Ok(());
+    };
+    if let Some(seconds) = state
+        .client_limiter
+        .refused(credentials.client_id(), address)
+    {
+        state.metrics.client_auth_failures.inc();
+        return Err(Error::TooManyRequests(seconds));
     }
+    Ok(())
 }
 
-/// Passes a result through; a failed client authentication is counted in the metrics
-/// and toward the throttle.
-fn settle<T>(state: &State, attempt: Option<Attempt>, result: Result<T>) -> Result<T> {
+/// Passes a result through; a failed client authentication is counted in the metrics.
+fn settle<T>(state: &State, result: Result<T>) -> Result<T> {
     if matches!(&result, Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidClient) {
         state.metrics.client_auth_failures.inc();
-        if let Some(a) = attempt {
-            state.client_limiter.failed(&a.client_id, &a.address);
-        }
     }
     result
 }

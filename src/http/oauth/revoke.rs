@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{client_credentials, no_store, settle, Attempt};
+use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
 use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -53,13 +53,13 @@ pub async fn revoke(
         form.client_secret.as_deref(),
     )?;
     let address = crate::http::extract::peer_ip(&req);
-    let attempt = Attempt::begin(&state, &address, Some(&credentials))?;
-    let st = state.clone();
-    let result = blocking(move || {
-        let client = tokens::authenticate_client(&st.db, &credentials)?;
-        tokens::revoke(&st.db, &client, &token, time::now())
-    })
+    refuse_if_throttled(&state, &address, Some(&credentials))?;
+    let result = async {
+        let client = authenticate(&state, credentials, &address).await?;
+        let st = state.clone();
+        blocking(move || tokens::revoke(&st.db, &client, &token, time::now())).await
+    }
     .await;
-    settle(&state, attempt, result)?;
+    settle(&state, result)?;
     Ok(no_store(HttpResponse::Ok()).finish())
 }

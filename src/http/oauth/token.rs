@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, no_store, settle, Attempt};
+use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -64,14 +64,14 @@ pub async fn token(
         form.client_secret.as_deref(),
     );
     let address = crate::http::extract::peer_ip(&req);
-    let attempt = Attempt::begin(&state, &address, credentials.as_ref().ok())?;
+    refuse_if_throttled(&state, &address, credentials.as_ref().ok())?;
     let st = state.clone();
     // Every outcome, early ones included, goes through `settle` below, so that a missing
     // or wrong client credential is counted however the request failed.
     let result = match grant_type.as_str() {
         "client_credentials" => {
             async {
-                let client = authenticate(&state, credentials?).await?;
+                let client = authenticate(&state, credentials?, &address).await?;
                 let ttl = state.settings.access_token_ttl;
                 let scope = form.scope.as_deref();
                 tokens::client_credentials(&state.db, &client, scope, ttl, time::now()).await
@@ -84,7 +84,7 @@ pub async fn token(
                 let code = form
                     .code
                     .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-                let client = authenticate(&state, credentials).await?;
+                let client = authenticate(&state, credentials, &address).await?;
                 blocking(move || {
                     st.issuer().authorization_code(
                         &client,
@@ -104,7 +104,7 @@ pub async fn token(
                 let token = form
                     .refresh_token
                     .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-                let client = authenticate(&state, credentials).await?;
+                let client = authenticate(&state, credentials, &address).await?;
                 blocking(move || {
                     st.issuer()
                         .refresh(&client, &token, form.scope.as_deref(), time::now())
@@ -122,7 +122,7 @@ pub async fn token(
                 let password = form
                     .password
                     .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
-                let client = authenticate(&state, credentials).await?;
+                let client = authenticate(&state, credentials, &address).await?;
                 if let Err(seconds) = state.login_limiter.begin(&username, &address) {
                     return Err(Error::TooManyRequests(seconds));
                 }
@@ -152,7 +152,7 @@ pub async fn token(
             format!("grant_type {other:?} is not supported"),
         )),
     };
-    let response = settle(&state, attempt, result)?;
+    let response = settle(&state, result)?;
     state
         .metrics
         .tokens_issued

@@ -8,6 +8,7 @@ use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service::grants::{self, AuthorizationView, Connection};
+use crate::service::sessions::{self, SessionView};
 use crate::service::{users, Page};
 
 #[derive(Template)]
@@ -19,6 +20,15 @@ struct ConnectionsPage<'a> {
     notice: Option<&'a str>,
     /// Every grant, read-only, for admins.
     all_grants: Option<Vec<AuthorizationView>>,
+    sessions: Vec<SessionRow>,
+}
+
+/// A signed-in browser, with its times written for people.
+struct SessionRow {
+    s: SessionView,
+    current: bool,
+    started: String,
+    last_seen: String,
 }
 
 /// A connection with its times written for people.
@@ -31,6 +41,7 @@ struct Row {
 #[derive(Debug, Deserialize)]
 pub struct ConnectionsQuery {
     revoked: Option<String>,
+    ended: Option<String>,
 }
 
 #[get("/connections")]
@@ -39,12 +50,13 @@ pub async fn page(
     session: TypedSession,
     PageInput(query): PageInput<web::Query<ConnectionsQuery>>,
 ) -> Result<HttpResponse, PageError> {
-    let Some(user) = session.user(state.settings.session_ttl.as_secs() as i64, time::now()) else {
+    let Some(user) = session.user(&state).await? else {
         return Ok(see_other("/login?next=/connections"));
     };
     let csrf = session.csrf_token()?;
     let st = state.clone();
-    let (record, connections, all) = blocking(move || {
+    let current = user.session.clone();
+    let (record, connections, all, signed_in) = blocking(move || {
         let record = users::find(&st.db, &user.id)?
             .ok_or_else(|| crate::error::Error::NotFound("your account no longer exists".into()))?;
         let connections = grants::connections(&st.db, &user.id, &st.settings.issuer)?;
@@ -64,10 +76,15 @@ pub async fn page(
         } else {
             None
         };
-        Ok((record, connections, all))
+        let signed_in = sessions::list(&st.db, &user.id, time::now())?;
+        Ok((record, connections, all, signed_in))
     })
     .await?;
-    let notice = query.revoked.as_ref().map(|_| "Access was revoked.");
+    let notice = match (&query.revoked, &query.ended) {
+        (Some(_), _) => Some("Access was revoked."),
+        (_, Some(_)) => Some("The session was ended."),
+        _ => None,
+    };
     render(
         StatusCode::OK,
         &ConnectionsPage {
@@ -83,6 +100,15 @@ pub async fn page(
                 .collect(),
             notice,
             all_grants: all,
+            sessions: signed_in
+                .into_iter()
+                .map(|s| SessionRow {
+                    current: current.as_deref() == Some(s.id.as_str()),
+                    started: time::human_rfc3339(&s.created_at),
+                    last_seen: time::human_rfc3339(&s.last_seen_at),
+                    s,
+                })
+                .collect(),
         },
     )
 }
@@ -102,10 +128,41 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;
-    let Some(user) = session.user(state.settings.session_ttl.as_secs() as i64, time::now()) else {
+    let Some(user) = session.user(&state).await? else {
         return Ok(see_other("/login?next=/connections"));
     };
     blocking(move || grants::revoke_connection(&state.db, &user.id, &form.client_id, time::now()))
         .await?;
     Ok(see_other("/connections?revoked=1"))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EndSessionForm {
+    csrf_token: Option<String>,
+    session: String,
+}
+
+/// End session: that browser is signed out at once (this one too, if it is the one).
+#[post("/connections/sessions/end")]
+pub async fn end_session(
+    state: State,
+    session: TypedSession,
+    PageInput(form): PageInput<web::Form<EndSessionForm>>,
+) -> Result<HttpResponse, PageError> {
+    let form = form.into_inner();
+    session.check_csrf(form.csrf_token.as_deref())?;
+    let Some(user) = session.user(&state).await? else {
+        return Ok(see_other("/login?next=/connections"));
+    };
+    let current = user.session.as_deref() == Some(form.session.as_str());
+    let st = state.clone();
+    let ended = blocking(move || sessions::end_one(&st.db, &user.id, &form.session)).await?;
+    if !ended {
+        return Err(crate::error::Error::NotFound("there is no such session".into()).into());
+    }
+    if current {
+        session.sign_out(&state).await?;
+        return Ok(see_other("/login?next=/connections"));
+    }
+    Ok(see_other("/connections?ended=1"))
 }

@@ -1,5 +1,5 @@
 use actix_web::http::StatusCode;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
@@ -27,14 +27,27 @@ pub struct ConsentQuery {
     flow: String,
 }
 
+/// With a consent app configured, consent is given through its challenge only: this page
+/// must not be a way around it.
+fn built_in_consent(state: &State) -> Result<(), PageError> {
+    match state.settings.consent_url {
+        Some(_) => Err(PageError(crate::error::Error::Forbidden(
+            "Consent for this server is given through its consent app, not on this page.".into(),
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[get("/consent")]
 pub async fn page(
     state: State,
     session: TypedSession,
+    req: HttpRequest,
     PageInput(query): PageInput<web::Query<ConsentQuery>>,
 ) -> Result<HttpResponse, PageError> {
+    built_in_consent(&state)?;
+    let browser = session.browser(&state, &req).await?;
     let now = time::now();
-    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
     let st = state.clone();
     let flow = query.into_inner().flow;
     let flow_id = flow.clone();
@@ -73,12 +86,14 @@ pub struct ConsentForm {
 pub async fn submit(
     state: State,
     session: TypedSession,
+    req: HttpRequest,
     PageInput(form): PageInput<web::Form<ConsentForm>>,
 ) -> Result<HttpResponse, PageError> {
+    built_in_consent(&state)?;
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;
+    let browser = session.browser(&state, &req).await?;
     let now = time::now();
-    let browser = session.browser(state.settings.session_ttl.as_secs() as i64, now)?;
     let allow = form.decision.as_deref() == Some("allow");
     let remember = form.remember.is_some();
     let st = state.clone();

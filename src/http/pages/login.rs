@@ -130,8 +130,19 @@ pub async fn submit(
     };
     state.login_limiter.succeeded(&username, &address);
     let now = time::now();
+    let origin = service::sessions::Origin::new(
+        req.headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+        address,
+    );
+    let ttl = state.settings.session_ttl.as_secs() as i64;
+    let st = state.clone();
+    let user_id = user.id.clone();
+    let secret =
+        blocking(move || service::sessions::start(&st.db, &user_id, &origin, ttl, now)).await?;
     let old_binding = session.binding()?;
-    let new_binding = session.sign_in(&user.id, now)?;
+    let new_binding = session.sign_in(&secret)?;
     let Some(flow) = flow else {
         return Ok(see_other(safe_next(form.next.as_deref()).unwrap_or("/")));
     };

@@ -54,7 +54,7 @@ fn check_logout(
     let hinted = match &params.id_token_hint {
         Some(hint) => {
             let max_ttl = state.settings.max_token_ttl();
-            let payload = service::keys::verify_own_jwt(&state.db, hint, max_ttl, now)?
+            let payload = service::keys::verify_id_token_hint(&state.db, hint, max_ttl, now)?
                 .filter(|p| p["iss"] == state.settings.issuer.as_str())
                 .ok_or_else(|| {
                     Error::InvalidRequest(
@@ -173,7 +173,7 @@ pub async fn submit(
         Ok((params, checked))
     })
     .await?;
-    session.sign_out();
+    session.sign_out(&state).await?;
     if let Some(uri) = redirect {
         let mut url = url::Url::parse(&uri).map_err(|e| PageError(Error::internal(e)))?;
         if let Some(s) = &params.state {

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(consent::submit)
         .service(connections::page)
         .service(connections::revoke)
+        .service(connections::end_session)
         .service(logout::page)
         .service(logout::submit)
         .service(logout::rp_logout);
