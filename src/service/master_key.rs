@@ -291,6 +291,11 @@ pub fn rotate(settings: &Settings, db: &Db) -> Result<Rotated> {
         })?;
     }
     db.unlock(new.clone());
+    tracing::info!(
+        previous = old.id(),
+        master_key = new.id(),
+        "re-sealed the stored secrets under a new master key; restart every running server, which still holds the old one"
+    );
     Ok(Rotated {
         previous_master_key_id: old.id().to_owned(),
         master_key_id: new.id().to_owned(),

@@ -269,6 +269,20 @@ fn routes() -> Vec<Route> {
     ]
 }
 
+/// A client as the census sees it: id, name, scope, grants, skip_consent, secret hash,
+/// redirect URIs, owner, last change.
+type ClientRow = (
+    String,
+    String,
+    String,
+    String,
+    bool,
+    Option<String>,
+    String,
+    Option<String>,
+    i64,
+);
+
 /// Counts of everything a request could change, and every client and user row as it
 /// stands (so that a rewrite shows too).
 pub fn census(app: &TestApp) -> Vec<String> {
@@ -297,17 +311,7 @@ pub fn census(app: &TestApp) -> Vec<String> {
                 .get_result(conn),
         ),
     ];
-    let client_rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        bool,
-        Option<String>,
-        String,
-        Option<String>,
-        i64,
-    )> = clients::table
+    let client_rows: Vec<ClientRow> = clients::table
         .select((
             clients::id,
             clients::name,

@@ -319,8 +319,11 @@ fn serve_starts_on_a_fresh_sqlite_database_and_answers() {
         .current_dir(dir.path())
         .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
         .env_remove("PORTCULLIS_DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .env_remove("PORTCULLIS_MASTER_KEY")
+        .env_remove("PORTCULLIS_MASTER_KEY_FILE")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/health/ready");
@@ -333,10 +336,27 @@ fn serve_starts_on_a_fresh_sqlite_database_and_answers() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = child.kill();
-    let _ = child.wait();
-    assert!(ready, "the server answered /health/ready");
+    let out = child.wait_with_output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ready, "the server answered /health/ready: {log}");
     assert!(
         dir.path().join("portcullis.db").exists(),
         "the default database file was created"
     );
+    assert!(!log.contains("ERROR"), "a first start logs no error: {log}");
+    let key_file = dir.path().join("portcullis.master.key");
+    assert!(log.contains("created the master key"), "{log}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("the master key file beside the database")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "the key file is for its owner only");
+    }
 }
