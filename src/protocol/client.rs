@@ -216,7 +216,7 @@ impl ClientRequest {
             .transpose()?;
         let name = match self.client_name {
             Some(n) if n.trim().is_empty() => return Err("client_name must not be empty".into()),
-            Some(n) => bounded("client_name", n, 200)?,
+            Some(n) => check_display_name(bounded("client_name", n, 200)?)?,
             None => id.clone().unwrap_or_else(|| "Unnamed application".into()),
         };
         let description = bounded(
@@ -224,17 +224,17 @@ impl ClientRequest {
             self.description.unwrap_or_default(),
             MAX_TEXT,
         )?;
+        if description.chars().any(is_format_character) {
+            return Err(
+                "description must not contain invisible formatting characters (bidi controls, zero-width characters)"
+                    .into(),
+            );
+        }
         let client_uri = self
             .client_uri
             .map(|u| web_url("client_uri", &u))
             .transpose()?;
         let logo_uri = self.logo_uri.map(|u| web_url("logo_uri", &u)).transpose()?;
-
-        let redirect_uris = uri_list("redirect_uris", self.redirect_uris.unwrap_or_default())?;
-        let post_logout_redirect_uris = uri_list(
-            "post_logout_redirect_uris",
-            self.post_logout_redirect_uris.unwrap_or_default(),
-        )?;
 
         let grant_types = match self.grant_types {
             None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -304,6 +304,17 @@ impl ClientRequest {
             }
         };
 
+        let redirect_uris = uri_list(
+            "redirect_uris",
+            self.redirect_uris.unwrap_or_default(),
+            client_type,
+        )?;
+        let post_logout_redirect_uris = uri_list(
+            "post_logout_redirect_uris",
+            self.post_logout_redirect_uris.unwrap_or_default(),
+            client_type,
+        )?;
+
         let secret = match (client_type, self.client_secret) {
             (ClientType::Public, Some(_)) => {
                 return Err("client_secret: a public client has no secret".into())
@@ -371,6 +382,35 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Unicode format characters (general category Cf, Unicode 15): bidi overrides and
+/// isolates, zero-width spaces and joiners, and the like. In a name they make text read
+/// differently from what it is (`Admin\u{202e}gnp.exe`).
+pub fn is_format_character(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// A name shown to people on the consent, sign-out and connections pages: one line of
+/// visible text.
+fn check_display_name(name: String) -> Result<String, String> {
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
+        return Err("client_name must be one line, without control characters".into());
+    }
+    if name.chars().any(is_format_character) {
+        return Err(
+            "client_name must not contain invisible formatting characters (bidi controls, zero-width characters)"
+                .into(),
+        );
+    }
+    Ok(name)
+}
+
 fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
     if value.chars().count() > max {
         return Err(format!("{field} is longer than {max} characters"));
@@ -389,35 +429,112 @@ fn web_url(field: &str, text: &str) -> Result<String, String> {
     bounded(field, text.to_owned(), MAX_TEXT)
 }
 
-/// Redirect URIs are compared byte for byte later, so they are stored exactly as given
-/// after checking they are absolute, have no fragment (RFC 6749 §3.1.2) and use no
-/// scheme a browser would execute.
-fn uri_list(field: &str, list: Vec<String>) -> Result<Vec<String>, String> {
+/// Redirect URIs are compared byte for byte at the authorization endpoint, so each is
+/// checked by [`check_redirect_uri`] and stored in the normalized form that is matched.
+fn uri_list(
+    field: &str,
+    list: Vec<String>,
+    client_type: ClientType,
+) -> Result<Vec<String>, String> {
     if list.len() > MAX_URIS {
         return Err(format!("{field}: at most {MAX_URIS} URIs"));
     }
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for text in list {
-        let url =
-            Url::parse(&text).map_err(|_| format!("{field}: {text:?} is not an absolute URI"))?;
-        if url.fragment().is_some() || text.contains('#') {
-            return Err(format!("{field}: {text:?} must not have a fragment"));
-        }
-        if matches!(
-            url.scheme(),
-            "javascript" | "data" | "vbscript" | "file" | "blob" | "about"
-        ) {
-            return Err(format!(
-                "{field}: the {} scheme is not allowed",
-                url.scheme()
-            ));
-        }
-        let text = bounded(field, text, MAX_TEXT)?;
-        if !out.contains(&text) {
-            out.push(text);
+        let uri = check_redirect_uri(&text, client_type)
+            .map_err(|why| format!("{field}: {} {why}", shown(&text)))?;
+        if !out.contains(&uri) {
+            out.push(uri);
         }
     }
     Ok(out)
+}
+
+/// A value quoted in an error message: escaped, and cut short so that a message never
+/// carries much of what was sent.
+fn shown(text: &str) -> String {
+    const MAX: usize = 80;
+    let mut quoted = format!("{:?}", text.chars().take(MAX).collect::<String>());
+    if text.chars().count() > MAX {
+        quoted.push('…');
+    }
+    quoted
+}
+
+/// Whether `host` is this machine's loopback interface, where a plain-http redirect
+/// cannot be observed by anyone else (RFC 8252 §7.3, §8.3).
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Schemes a browser runs or that reach into the browser itself: never a redirect target.
+const FORBIDDEN_SCHEMES: &[&str] = &[
+    "javascript",
+    "data",
+    "vbscript",
+    "file",
+    "blob",
+    "about",
+    "chrome",
+    "chrome-extension",
+    "edge",
+    "view-source",
+    "ftp",
+    "ws",
+    "wss",
+    "mailto",
+    "tel",
+    "sms",
+];
+
+/// The registration rules for a redirect URI (RFC 6749 §3.1.2, RFC 8252 §7, RFC 9700
+/// §2.1 and §4.1.3), returning the normalized form that is stored and later matched:
+/// - absolute, with no fragment, no userinfo (`https://trusted@evil/` names `evil`), no
+///   whitespace or control characters, no wildcard;
+/// - `https`, or plain `http` only to the loopback interface;
+/// - a private-use scheme only for public (native) clients, and then in reverse-domain
+///   form (`com.example.app:/cb`), never a scheme browsers interpret themselves.
+pub fn check_redirect_uri(text: &str, client_type: ClientType) -> Result<String, &'static str> {
+    if text.chars().count() > MAX_TEXT {
+        return Err("is too long");
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain whitespace or control characters");
+    }
+    if text.contains('*') {
+        return Err("must not contain a wildcard: register each redirect URI exactly");
+    }
+    if text.contains('#') {
+        return Err("must not have a fragment");
+    }
+    let url = Url::parse(text).map_err(|_| "is not an absolute URI")?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password before the host");
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => {}
+        "https" => return Err("has no host"),
+        "http" if is_loopback(&url) => {}
+        "http" => return Err("must use https (plain http only to 127.0.0.1, [::1] or localhost)"),
+        scheme if FORBIDDEN_SCHEMES.contains(&scheme) => {
+            return Err("uses a scheme that is never a redirect target")
+        }
+        _ if client_type == ClientType::Confidential => {
+            return Err(
+                "uses a private-use scheme, which only public (native) clients may register",
+            )
+        }
+        scheme if !scheme.contains('.') => return Err(
+            "uses a private-use scheme that is not in reverse-domain form, like com.example.app",
+        ),
+        _ => {}
+    }
+    Ok(url.to_string())
 }
 
 #[cfg(test)]
@@ -459,28 +576,132 @@ mod tests {
         assert!(mixed.validate().is_err());
     }
 
+    fn check(uri: &str, client_type: ClientType) -> Result<String, &'static str> {
+        check_redirect_uri(uri, client_type)
+    }
+
+    /// RFC 6749 §3.1.2: absolute, no fragment; RFC 9700 §4.1.3: nothing that makes one
+    /// URI stand for many (wildcards) or hide its real host (userinfo).
     #[test]
-    fn redirect_uris_must_be_absolute_without_fragment_or_script() {
+    fn rfc6749_3_1_2_and_rfc9700_redirect_uris_are_exact_and_plain() {
         for bad in [
             "/relative",
-            "https://a.example/cb#frag",
-            "javascript:alert(1)",
             "not a uri",
+            "https://a.example/cb#frag",
+            "https://a.example/cb#",
+            "https://trusted.example@evil.example/cb",
+            "https://user:pass@app.example/cb",
+            "https://*.example.com/cb",
+            "https://app.example/*",
+            "https://app.example/c b",
+            "https://app.example/cb\n",
+            "https://app.example/cb\u{0}",
+            "https://app.example/\tcb",
+            "https://",
+        ] {
+            assert!(check(bad, ClientType::Public).is_err(), "{bad:?}");
+            assert!(check(bad, ClientType::Confidential).is_err(), "{bad:?}");
+        }
+    }
+
+    /// RFC 8252 §7.3 and §8.3: plain http only to the loopback interface.
+    #[test]
+    fn rfc8252_7_3_http_only_to_loopback() {
+        for ok in [
+            "http://127.0.0.1:9/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://[::1]:8080/cb",
+            "http://localhost:3000/callback",
+            "https://app.example/cb",
+        ] {
+            assert!(check(ok, ClientType::Confidential).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://evil.example/cb",
+            "http://10.0.0.1/cb",
+            "http://localhost.evil.example/cb",
+        ] {
+            assert!(check(bad, ClientType::Confidential).is_err(), "{bad}");
+            assert!(check(bad, ClientType::Public).is_err(), "{bad}");
+        }
+    }
+
+    /// RFC 8252 §7.1: private-use schemes are for native (public) clients, in
+    /// reverse-domain form; schemes the browser handles itself never.
+    #[test]
+    fn rfc8252_7_1_private_use_schemes_only_for_native_apps() {
+        assert!(check("com.example.app:/cb", ClientType::Public).is_ok());
+        assert!(check("com.example.app:/cb", ClientType::Confidential).is_err());
+        for bad in [
+            "myapp:/cb",
+            "chrome://settings",
+            "ftp://files.example/x",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+        ] {
+            assert!(check(bad, ClientType::Public).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_are_one_line_of_visible_text() {
+        for bad in [
+            "Portcullis Admin \u{202e}gnp.exe\u{202c}",
+            "Admin\u{200b}",
+            "Two\nlines",
+            "Tab\there",
+            "Line\u{2028}separator",
+            "\u{feff}BOM",
         ] {
             let req = ClientRequest {
-                redirect_uris: Some(vec![bad.into()]),
+                client_name: Some(bad.into()),
                 ..Default::default()
             };
-            assert!(req.validate().is_err(), "{bad}");
+            assert!(req.validate().is_err(), "{bad:?}");
         }
-        let ok = ClientRequest {
+        let req = ClientRequest {
+            client_name: Some("Café Zürich – 読書".into()),
+            description: Some("Two\nlines are fine here".into()),
+            ..Default::default()
+        };
+        assert!(req.validate().is_ok());
+        let req = ClientRequest {
+            description: Some("hidden\u{202e}text".into()),
+            ..Default::default()
+        };
+        assert!(req.validate().is_err());
+    }
+
+    /// What is stored is what the authorization endpoint compares byte for byte.
+    #[test]
+    fn redirect_uris_are_stored_normalized() {
+        assert_eq!(
+            check("HTTPS://App.Example:443/a/../cb", ClientType::Confidential).unwrap(),
+            "https://app.example/cb"
+        );
+        let req = ClientRequest {
             redirect_uris: Some(vec![
-                "com.example.app:/cb".into(),
-                "http://127.0.0.1:9/cb?x=1".into(),
+                "https://app.example/cb".into(),
+                "https://APP.example/cb".into(),
             ]),
             ..Default::default()
         };
-        assert_eq!(ok.validate().unwrap().redirect_uris.len(), 2);
+        assert_eq!(
+            req.validate().unwrap().redirect_uris,
+            ["https://app.example/cb"]
+        );
+    }
+
+    #[test]
+    fn error_messages_quote_little_of_what_was_sent() {
+        let req = ClientRequest {
+            redirect_uris: Some(vec![format!("http://evil.example/{}", "x".repeat(5000))]),
+            ..Default::default()
+        };
+        let message = req.validate().unwrap_err();
+        assert!(message.len() < 300, "{message}");
+        assert!(message.starts_with("redirect_uris: "), "{message}");
     }
 
     #[test]

@@ -42,6 +42,7 @@ mod introspection;
 mod logos;
 mod nodes;
 mod oidc;
+mod registration;
 mod service;
 mod sessions;
 mod signed_in;
