@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod grants;
 pub mod issue;
 pub mod keys;
+pub mod logout;
 pub mod master_key;
 pub mod sessions;
 pub mod tokens;

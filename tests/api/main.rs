@@ -40,6 +40,7 @@ mod faults;
 mod helpers;
 mod introspection;
 mod logos;
+mod logout;
 mod nodes;
 mod oidc;
 mod registration;

@@ -9,6 +9,7 @@ use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service;
+use crate::service::logout::{LogoutRequest, LogoutTarget};
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -17,6 +18,7 @@ struct LogoutPage<'a> {
     client_name: Option<&'a str>,
     client_id: Option<&'a str>,
     post_logout_redirect_uri: Option<&'a str>,
+    id_token_hint: Option<&'a str>,
     state: Option<&'a str>,
 }
 
@@ -30,6 +32,7 @@ pub async fn page(session: TypedSession) -> Result<HttpResponse, PageError> {
             client_name: None,
             client_id: None,
             post_logout_redirect_uri: None,
+            id_token_hint: None,
             state: None,
         },
     )
@@ -44,73 +47,36 @@ pub struct LogoutParams {
     client_id: Option<String>,
 }
 
-/// The client a logout request names, and its post-logout URI if it is registered
-/// exactly. An unregistered URI is an error, never a redirect.
-fn check_logout(
+impl LogoutParams {
+    fn request(&self) -> LogoutRequest {
+        LogoutRequest {
+            id_token_hint: self.id_token_hint.clone().filter(|h| !h.is_empty()),
+            client_id: self.client_id.clone().filter(|c| !c.is_empty()),
+            post_logout_redirect_uri: self.post_logout_redirect_uri.clone(),
+        }
+    }
+}
+
+/// Checks the request for the signed-in user (if any) on the blocking pool.
+async fn check(
     state: &State,
+    session: &TypedSession,
     params: &LogoutParams,
-) -> Result<(Option<String>, Option<String>, Option<String>)> {
-    let now = time::now();
-    let hinted = match &params.id_token_hint {
-        Some(hint) => {
-            let max_ttl = state.settings.max_token_ttl();
-            let payload = service::keys::verify_id_token_hint(&state.db, hint, max_ttl, now)?
-                .filter(|p| p["iss"] == state.settings.issuer.as_str())
-                .ok_or_else(|| {
-                    Error::InvalidRequest(
-                        "id_token_hint is not an ID token from this issuer".into(),
-                    )
-                })?;
-            let aud = match &payload["aud"] {
-                serde_json::Value::String(a) => Some(a.clone()),
-                serde_json::Value::Array(list) => {
-                    list.first().and_then(|a| a.as_str()).map(str::to_owned)
-                }
-                _ => None,
-            };
-            aud
-        }
-        None => None,
-    };
-    let client_id = match (&params.client_id, hinted) {
-        (Some(given), Some(hinted)) if *given != hinted => {
-            return Err(Error::InvalidRequest(
-                "client_id does not match the id_token_hint".into(),
-            ))
-        }
-        (Some(given), _) => Some(given.clone()),
-        (None, hinted) => hinted,
-    };
-    let client = match &client_id {
-        Some(id) => Some(
-            service::clients::get(&state.db, None, id).map_err(|e| match e {
-                Error::NotFound(_) => Error::InvalidRequest("unknown client_id".into()),
-                other => other,
-            })?,
-        ),
-        None => None,
-    };
-    let redirect = match (&params.post_logout_redirect_uri, &client) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return Err(Error::InvalidRequest(
-                "post_logout_redirect_uri needs a client_id or an id_token_hint".into(),
-            ))
-        }
-        (Some(uri), Some(c)) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
-            Some(uri.clone())
-        }
-        (Some(_), Some(_)) => {
-            return Err(Error::InvalidRequest(
-                "post_logout_redirect_uri is not registered for this client".into(),
-            ))
-        }
-    };
-    Ok((
-        client.as_ref().map(|c| c.id.clone()),
-        client.map(|c| c.name),
-        redirect,
-    ))
+) -> Result<LogoutTarget> {
+    let user = session.user(state).await?.map(|u| u.id);
+    let request = params.request();
+    let st = state.clone();
+    blocking(move || {
+        service::logout::check(
+            &st.db,
+            &st.settings.issuer,
+            st.settings.max_token_ttl(),
+            &request,
+            user.as_deref(),
+            time::now(),
+        )
+    })
+    .await
 }
 
 /// RP-initiated logout: asks the person to confirm, then signs out and returns to the
@@ -126,20 +92,20 @@ pub async fn rp_logout(
         Some(form) => form.into_inner(),
         None => query.into_inner(),
     };
-    let st = state.clone();
-    let (params, (client_id, client_name, redirect)) = blocking(move || {
-        let checked = check_logout(&st, &params)?;
-        Ok((params, checked))
-    })
-    .await?;
+    let target = check(&state, &session, &params).await?;
     let csrf = session.csrf_token()?;
     render(
         StatusCode::OK,
         &LogoutPage {
             csrf_token: &csrf,
-            client_name: client_name.as_deref(),
-            client_id: client_id.as_deref(),
-            post_logout_redirect_uri: redirect.as_deref(),
+            client_name: target.client_name.as_deref(),
+            client_id: target.client_id.as_deref(),
+            post_logout_redirect_uri: target.redirect.as_deref(),
+            // Carried into the form so that the sign-out repeats the same proof.
+            id_token_hint: target
+                .redirect
+                .as_ref()
+                .and(params.id_token_hint.as_deref()),
             state: params.state.as_deref(),
         },
     )
@@ -148,6 +114,7 @@ pub async fn rp_logout(
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {
     csrf_token: Option<String>,
+    id_token_hint: Option<String>,
     post_logout_redirect_uri: Option<String>,
     client_id: Option<String>,
     state: Option<String>,
@@ -162,17 +129,12 @@ pub async fn submit(
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_deref())?;
     let params = LogoutParams {
-        id_token_hint: None,
+        id_token_hint: form.id_token_hint,
         post_logout_redirect_uri: form.post_logout_redirect_uri,
         state: form.state,
         client_id: form.client_id,
     };
-    let st = state.clone();
-    let (params, (_, _, redirect)) = blocking(move || {
-        let checked = check_logout(&st, &params)?;
-        Ok((params, checked))
-    })
-    .await?;
+    let redirect = check(&state, &session, &params).await?.redirect;
     session.sign_out(&state).await?;
     if let Some(uri) = redirect {
         let mut url = url::Url::parse(&uri).map_err(|e| PageError(Error::internal(e)))?;
