@@ -85,6 +85,33 @@ pub enum AuthorizeFailure {
     Redirect(ErrorTarget, OAuthError),
 }
 
+/// The longest `state` kept and sent back.
+pub const MAX_STATE: usize = 2048;
+
+/// Parameters of an authorization request this server reads (others are ignored, as
+/// RFC 6749 §3.1 asks, and never repeated back).
+const KNOWN_PARAMETERS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "response_mode",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "max_age",
+    "login_hint",
+    "id_token_hint",
+    "request",
+    "request_uri",
+    "display",
+    "ui_locales",
+    "acr_values",
+    "claims_locales",
+];
+
 /// Request parameters as received, each name with every value it was given.
 pub type Params = HashMap<String, Vec<String>>;
 
@@ -161,8 +188,11 @@ pub fn validate(
         None => return Err(render("redirect_uri is required".into())),
     };
 
-    // 2. The response mode decides how errors travel from here on.
+    // 2. The response mode decides how errors travel from here on. An over-long state
+    //    is refused before anything would echo it.
     let state = single(params, "state").ok().flatten().map(str::to_owned);
+    let state_too_long = state.as_ref().is_some_and(|s| s.len() > MAX_STATE);
+    let state = state.filter(|_| !state_too_long);
     let response_mode = match single(params, "response_mode") {
         Ok(None) | Ok(Some("query")) => ResponseMode::Query,
         Ok(Some("fragment")) => ResponseMode::Fragment,
@@ -177,12 +207,27 @@ pub fn validate(
     let fail = |e: OAuthError| AuthorizeFailure::Redirect(target.clone(), e);
     let invalid = |msg: String| fail(OAuthError::invalid_request(msg));
 
+    if state_too_long {
+        return Err(invalid(format!(
+            "state is longer than {MAX_STATE} characters"
+        )));
+    }
     if let Some(duplicate) = params.iter().find(|(_, v)| v.len() > 1).map(|(k, _)| k) {
-        return Err(invalid(format!("{duplicate} was given more than once")));
+        // Only names this endpoint knows are repeated back.
+        return Err(invalid(
+            match KNOWN_PARAMETERS.contains(&duplicate.as_str()) {
+                true => format!("{duplicate} was given more than once"),
+                false => "a parameter was given more than once".into(),
+            },
+        ));
     }
     match single(params, "response_mode").map_err(invalid)? {
         None | Some("query" | "fragment" | "form_post") => {}
-        Some(other) => return Err(invalid(format!("response_mode {other:?} is not supported"))),
+        Some(_) => {
+            return Err(invalid(
+                "response_mode is not supported; use query, fragment or form_post".into(),
+            ))
+        }
     }
 
     // 3. Request objects (OpenID Connect Core §6) are not supported.
@@ -203,10 +248,10 @@ pub fn validate(
     match single(params, "response_type").map_err(invalid)? {
         None => return Err(invalid("response_type is required".into())),
         Some("code") => {}
-        Some(other) => {
+        Some(_) => {
             return Err(fail(OAuthError::new(
                 super::error::ErrorCode::UnsupportedResponseType,
-                format!("response_type {other:?} is not supported; use code"),
+                "response_type is not supported; use code",
             )))
         }
     }
@@ -244,7 +289,11 @@ pub fn validate(
             "login" => Prompt::Login,
             "consent" => Prompt::Consent,
             "select_account" => Prompt::SelectAccount,
-            other => return Err(invalid(format!("prompt {other:?} is not supported"))),
+            _ => {
+                return Err(invalid(
+                    "prompt is not supported; use none, login, consent or select_account".into(),
+                ))
+            }
         };
         if !prompt.contains(&p) {
             prompt.push(p);
@@ -273,9 +322,6 @@ pub fn validate(
             other => Ok(other.map(str::to_owned)),
         }
     };
-    if state.as_ref().is_some_and(|s| s.len() > 2048) {
-        return Err(invalid("state is longer than 2048 characters".into()));
-    }
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri,

@@ -78,6 +78,9 @@ impl fmt::Display for ErrorCode {
     }
 }
 
+/// The longest `error_description` sent anywhere.
+pub const MAX_DESCRIPTION: usize = 300;
+
 /// An error a protocol endpoint reports to the client, as `{"error", "error_description"}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
@@ -86,11 +89,15 @@ pub struct OAuthError {
 }
 
 impl OAuthError {
+    /// The description is cut to [`MAX_DESCRIPTION`] characters: it travels in
+    /// redirects and responses, and must never carry much of what a caller sent.
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            code,
-            description: description.into(),
+        let mut description = description.into();
+        if description.chars().count() > MAX_DESCRIPTION {
+            let cut: String = description.chars().take(MAX_DESCRIPTION - 3).collect();
+            description = Cow::Owned(cut + "...");
         }
+        Self { code, description }
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {

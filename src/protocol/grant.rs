@@ -34,15 +34,34 @@ pub fn client_credentials_scope(
 
 /// Parses a requested scope and checks the client is registered for all of it.
 pub fn allowed_scope(client: &Client, requested: &str) -> Result<ScopeSet, OAuthError> {
-    let requested = ScopeSet::parse(requested).map_err(OAuthError::invalid_scope)?;
+    let requested = ScopeSet::parse(requested).map_err(|_| {
+        OAuthError::invalid_scope("scope holds a character RFC 6749 does not allow")
+    })?;
     let missing: Vec<&str> = requested.missing_from(&client.scope).collect();
     if !missing.is_empty() {
-        return Err(OAuthError::invalid_scope(format!(
-            "the client may not request: {}",
-            missing.join(" ")
-        )));
+        return Err(OAuthError::invalid_scope(refused_scopes(&missing)));
     }
     Ok(requested)
+}
+
+/// Names the refused scopes this server defines; others, which a caller made up, are
+/// only counted, so that an error never repeats text of the caller's choosing.
+fn refused_scopes(missing: &[&str]) -> String {
+    let known = |s: &&str| {
+        super::scope::USER_SCOPES.contains(s)
+            || super::principal::ADMIN_SCOPES.contains(s)
+            || matches!(*s, "clients:read" | "clients:write")
+    };
+    let named: Vec<&str> = missing.iter().copied().filter(known).collect();
+    let others = missing.len() - named.len();
+    match (named.is_empty(), others) {
+        (false, 0) => format!("the client may not request: {}", named.join(" ")),
+        (false, n) => format!(
+            "the client may not request: {} and {n} other scope(s)",
+            named.join(" ")
+        ),
+        (true, n) => format!("the client may not request {n} of the scopes asked for"),
+    }
 }
 
 #[cfg(test)]

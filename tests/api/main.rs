@@ -43,6 +43,7 @@ mod logos;
 mod logout;
 mod nodes;
 mod oidc;
+mod reflected;
 mod registration;
 mod service;
 mod sessions;

@@ -147,9 +147,9 @@ pub async fn token(
             }
             .await
         }
-        other => Err(Error::oauth(
+        _ => Err(Error::oauth(
             ErrorCode::UnsupportedGrantType,
-            format!("grant_type {other:?} is not supported"),
+            "grant_type is not supported; use authorization_code, refresh_token, client_credentials or password",
         )),
     };
     let response = settle(&state, result)?;
