@@ -24,6 +24,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("workers", "0"),
     ("db_pool_size", "0"),
     ("trusted_proxies", ""),
+    ("consent_remember_default", "false"),
 ];
 
 #[derive(Debug, Clone)]
@@ -54,6 +55,9 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// Proxies whose `X-Forwarded-For` is believed, as address ranges.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Whether "Remember this decision" starts ticked on the consent page. Off by
+    /// default: a decision that lasts should be one the person chose to make last.
+    pub consent_remember_default: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -233,6 +237,16 @@ impl Settings {
             db_pool_size: number("db_pool_size")?,
             trusted_proxies: parse_proxies(get("trusted_proxies").0)
                 .map_err(|m| fail("trusted_proxies", m))?,
+            consent_remember_default: match get("consent_remember_default").0 {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                other => {
+                    return Err(fail(
+                        "consent_remember_default",
+                        format!("{other:?} is not true or false"),
+                    ))
+                }
+            },
         })
     }
 }

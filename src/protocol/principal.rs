@@ -34,6 +34,21 @@ pub const SELF_SERVICE_SCOPES: &[&str] = &[
     "connections:write",
 ];
 
+/// The server's own name, which pages show as the party asking: an app of a non-admin
+/// must not appear to be the server itself.
+pub const SERVER_NAME: &str = "Portcullis";
+
+/// Whether a name spells the server's name, whatever the case, spacing or punctuation
+/// (`P.O.R.T.C.U.L.L.I.S`, `portcullis-admin`).
+pub fn uses_server_name(name: &str) -> bool {
+    let letters: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    letters.contains(&SERVER_NAME.to_lowercase())
+}
+
 /// The three kinds of authenticated caller (anonymous callers have no principal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -145,6 +160,11 @@ pub fn check_self_service(draft: &ClientDraft) -> Result<(), OAuthError> {
         return Err(refuse(
             "skip_consent: only admins may let a client skip consent".into(),
         ));
+    }
+    if uses_server_name(&draft.name) {
+        return Err(refuse(format!(
+            "client_name: {SERVER_NAME:?} is this server's own name; only admins may use it"
+        )));
     }
     if let Some(grant) = draft
         .grant_types
@@ -260,6 +280,18 @@ mod tests {
             (
                 serde_json::json!({"scope": "openid clients:write"}),
                 "scope",
+            ),
+            (
+                serde_json::json!({"client_name": "Portcullis Admin"}),
+                "client_name",
+            ),
+            (
+                serde_json::json!({"client_name": "p.o.r.t.c.u.l.l.i.s"}),
+                "client_name",
+            ),
+            (
+                serde_json::json!({"client_name": "MyPORTCULLIS-login"}),
+                "client_name",
             ),
         ] {
             let err = check_self_service(&draft(json)).unwrap_err();

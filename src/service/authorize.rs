@@ -638,6 +638,8 @@ pub struct ConsentRequest {
     pub client: Client,
     pub scope: ScopeSet,
     pub user_id: String,
+    /// Where the answer goes: the redirect URI this request was matched against.
+    pub redirect_uri: String,
 }
 
 /// Loads a flow waiting for consent. `None` user means the browser must sign in first.
@@ -660,6 +662,7 @@ pub fn consent_request(
         client,
         scope: holdable_by(db, &user_id, &req.scope_set())?,
         user_id,
+        redirect_uri: req.redirect_uri,
     }))
 }
 

@@ -72,7 +72,7 @@ pub struct AppCard {
     pub name: String,
     pub url: Option<String>,
     pub redirect_uris: Vec<String>,
-    /// URL of the logo: the uploaded image if there is one, else the registered logo_uri.
+    /// URL of the uploaded logo, if there is one (a registered `logo_uri` is not shown).
     pub logo: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -80,11 +80,9 @@ pub struct AppCard {
 
 impl AppCard {
     pub fn new(c: &Client, issuer: &str) -> Self {
-        let logo = if c.has_logo {
-            Some(format!("{issuer}/apps/{}/logo", c.id))
-        } else {
-            c.logo_uri.clone()
-        };
+        // Only an uploaded logo: a remote `logo_uri` on a page would tell its owner
+        // whenever someone opens the page, and could show anyone's logo.
+        let logo = c.has_logo.then(|| format!("{issuer}/apps/{}/logo", c.id));
         Self {
             client_id: c.id.clone(),
             name: c.name.clone(),

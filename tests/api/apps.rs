@@ -50,7 +50,8 @@ async fn an_app_card_shows_public_fields_only(backend: Backend) {
     );
     assert_eq!(card["name"], "Reader");
     assert_eq!(card["url"], "https://reader.example");
-    assert_eq!(card["logo"], "https://reader.example/logo.png");
+    // A registered logo_uri is never shown: only an uploaded logo would be.
+    assert_eq!(card["logo"], serde_json::Value::Null);
     assert_eq!(card["redirect_uris"], json!(["https://reader.example/cb"]));
 
     let r = app.http.get(app.url("/apps/unknown")).send().await.unwrap();

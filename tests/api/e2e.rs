@@ -148,6 +148,21 @@ async fn a_person_signs_in_and_consents_in_chromium(backend: Backend) {
             "{page}"
         );
         assert!(page.contains("Remember this decision"));
+        // The page names where the answer goes, and a lasting decision is opt-in.
+        assert!(
+            page.contains(&format!(
+                "you will be sent to <strong>127.0.0.1:{port}</strong>"
+            )),
+            "{page}"
+        );
+        let ticked = tab
+            .evaluate(
+                "document.querySelector('input[name=remember]').checked",
+                false,
+            )
+            .unwrap()
+            .value;
+        assert_eq!(ticked, Some(serde_json::json!(false)));
         screenshot(&tab, &format!("consent-{tag}.png"));
         button(&tab, "Allow").click().unwrap();
         tab.wait_for_xpath("//h1[normalize-space()='Signed in']")

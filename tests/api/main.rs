@@ -34,6 +34,7 @@ mod browser;
 mod cli;
 mod connections;
 mod consent_app;
+mod consent_page;
 mod dump;
 mod e2e;
 mod faults;

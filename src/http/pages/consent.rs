@@ -20,6 +20,24 @@ struct ConsentPage<'a> {
     client_url: Option<&'a str>,
     logo: Option<&'a str>,
     scopes: Vec<String>,
+    /// Where the answer is sent, as a person can check it: the redirect URI's host.
+    destination: String,
+    /// Registered by the server's administrators (or by the system), not by any user.
+    verified: bool,
+    remember_checked: bool,
+}
+
+/// The part of a redirect URI a person can recognise: its host (and port), or for an
+/// app on this device, its scheme.
+fn destination(redirect_uri: &str) -> String {
+    match url::Url::parse(redirect_uri) {
+        Ok(url) => match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => format!("the app for {}: on this device", url.scheme()),
+        },
+        Err(_) => redirect_uri.to_owned(),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +88,9 @@ pub async fn page(
                 .into_iter()
                 .map(describe)
                 .collect(),
+            destination: destination(&request.redirect_uri),
+            verified: request.client.owner.is_none() || request.client.owner_is_admin,
+            remember_checked: state.settings.consent_remember_default,
         },
     )
 }

@@ -30,9 +30,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(logout::rp_logout);
 }
 
-/// Pages may load their own assets and https images (app logos), nothing else, and may
-/// not be framed.
-const PAGE_CSP: &str = "default-src 'self'; img-src 'self' https: http: data:; style-src 'self'; \
+/// Pages may load their own assets (uploaded app logos among them), nothing else, and
+/// may not be framed.
+const PAGE_CSP: &str = "default-src 'self'; img-src 'self'; style-src 'self'; \
      script-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn html(status: StatusCode, body: String) -> HttpResponse {
