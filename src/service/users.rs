@@ -67,11 +67,84 @@ pub fn validate_username(name: &str) -> Result<()> {
     }
 }
 
-fn validate_password(password: &str) -> Result<()> {
+/// Passwords of the allowed length that appear at the top of every published list of
+/// leaked passwords: the first ones any guesser tries.
+const COMMON_PASSWORDS: &[&str] = &[
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "passw0rd",
+    "p@ssw0rd",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "0123456789",
+    "87654321",
+    "12341234",
+    "11111111",
+    "00000000",
+    "123123123",
+    "qwertyui",
+    "qwertyuiop",
+    "qwerty123",
+    "1q2w3e4r",
+    "1q2w3e4r5t",
+    "1qaz2wsx",
+    "zaq12wsx",
+    "asdfghjk",
+    "asdfghjkl",
+    "abcd1234",
+    "abc12345",
+    "abcdefgh",
+    "iloveyou",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "welcome1",
+    "superman",
+    "trustno1",
+    "letmein1",
+    "computer",
+    "whatever",
+    "starwars",
+    "michael1",
+    "charlie1",
+    "dragon12",
+    "monkey12",
+    "changeme",
+    "administrator",
+    "admin123",
+    "portcullis",
+];
+
+fn validate_password(password: &str, username: &str) -> Result<()> {
     if password.chars().count() < MIN_CHOSEN_SECRET_LEN {
         return Err(Error::InvalidRequest(format!(
             "the password must be at least {MIN_CHOSEN_SECRET_LEN} characters"
         )));
+    }
+    let refuse = |why: &str| {
+        Err(Error::InvalidRequest(format!(
+            "the password {why}; choose another"
+        )))
+    };
+    if password.trim().is_empty() {
+        return refuse("is only spaces");
+    }
+    let mut chars = password.chars();
+    if let Some(first) = chars.next() {
+        if chars.all(|c| c == first) {
+            return refuse("repeats one character");
+        }
+    }
+    let lowered = password.to_lowercase();
+    if lowered == username.to_lowercase() {
+        return refuse("is the user name");
+    }
+    if COMMON_PASSWORDS.contains(&lowered.as_str()) {
+        return refuse("is one of the most common passwords, the first any guesser tries");
     }
     if password.len() > 1024 {
         return Err(Error::InvalidRequest(
@@ -83,7 +156,7 @@ fn validate_password(password: &str) -> Result<()> {
 
 pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
     validate_username(&user.username)?;
-    validate_password(&user.password)?;
+    validate_password(&user.password, &user.username)?;
     validate_contact(
         user.email.as_deref(),
         user.name.as_deref(),
@@ -168,9 +241,13 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
         user.address = v;
     }
     // Losing the admin flag or the password ends every session: whoever holds one of
-    // them signed in under what no longer holds.
+    // them signed in under what no longer holds. A new password also revokes the user's
+    // tokens (below): the old one may have leaked.
     let ends_sessions = patch.password.is_some() || (user.is_admin && patch.admin == Some(false));
     if let Some(v) = patch.admin {
+        if user.is_admin && !v {
+            store::demote(&mut *db.conn()?, username)?;
+        }
         user.is_admin = v;
     }
     validate_contact(
@@ -179,14 +256,18 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
         user.phone_number.as_deref(),
         user.address.as_deref(),
     )?;
+    let password_changed = patch.password.is_some();
     if let Some(password) = patch.password {
-        validate_password(&password)?;
+        validate_password(&password, username)?;
         user.password_hash = secret::hash_secret(&password).map_err(Error::internal_msg)?;
     }
     user.updated_at = now;
     store::update(&mut *db.conn()?, &user)?;
     if ends_sessions {
         super::sessions::end_all(db, &user.id)?;
+    }
+    if password_changed {
+        crate::storage::tokens::revoke_for_user(&mut *db.conn()?, &user.id, now)?;
     }
     Ok(UserView::from(&user))
 }
@@ -204,13 +285,24 @@ pub fn delete(db: &Db, username: &str) -> Result<()> {
 }
 
 pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> Result<()> {
-    validate_password(password)?;
+    validate_password(password, username)?;
     let hash = secret::hash_secret(password).map_err(Error::internal_msg)?;
     if !store::set_password_hash(&mut *db.conn()?, username, &hash, now)? {
         return Err(Error::not_found("user", username));
     }
     end_sessions(db, username)?;
+    revoke_tokens(db, username, now)?;
     Ok(())
+}
+
+/// A new password is for the case where the old one leaked: whatever was obtained with
+/// it (access and refresh tokens, through any app) stops working too.
+fn revoke_tokens(db: &Db, username: &str, now: Timestamp) -> Result<usize> {
+    let mut conn = db.conn()?;
+    let id = store::find_by_username(&mut conn, username)?
+        .ok_or_else(|| Error::not_found("user", username))?
+        .id;
+    crate::storage::tokens::revoke_for_user(&mut conn, &id, now)
 }
 
 /// Signs a user out everywhere; returns how many sessions were ended.

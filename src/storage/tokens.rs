@@ -182,3 +182,16 @@ pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: Timestamp) -
     changed();
     Ok(revoked)
 }
+
+/// Revokes every live token issued to a user, through any client.
+pub fn revoke_for_user(conn: &mut DbConnection, user_id: &str, now: Timestamp) -> Result<usize> {
+    let revoked = diesel::update(
+        tokens::table
+            .filter(tokens::user_id.eq(user_id))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    changed();
+    Ok(revoked)
+}

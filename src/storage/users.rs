@@ -77,15 +77,52 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<(Vec<Use
 pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
     use super::schema::clients;
     let deleted = super::write(conn, |conn| {
-        let Some(id) = id_of(conn, username)? else {
+        let Some(user) = find_by_username(conn, username)? else {
             return Ok(false);
         };
+        let id = user.id;
+        if user.is_admin && admins(conn)? <= 1 {
+            return Err(last_admin(username));
+        }
         diesel::delete(clients::table.filter(clients::owner_id.eq(&id))).execute(conn)?;
         let deleted = diesel::delete(users::table.find(&id)).execute(conn)? > 0;
         super::memo::changed();
         Ok(deleted)
     })?;
     Ok(deleted)
+}
+
+fn admins(conn: &mut DbConnection) -> Result<i64> {
+    Ok(users::table
+        .filter(users::is_admin.eq(true))
+        .count()
+        .get_result(conn)?)
+}
+
+fn last_admin(username: &str) -> crate::error::Error {
+    crate::error::Error::Conflict(format!(
+        "{username} is the last admin; make another user an admin first"
+    ))
+}
+
+/// Takes the admin flag from a user unless she is the last admin (checked and changed
+/// in one write, so that two admins cannot demote each other at once).
+pub fn demote(conn: &mut DbConnection, username: &str) -> Result<()> {
+    super::write(conn, |conn| {
+        let is_admin = users::table
+            .filter(users::username.eq(username))
+            .select(users::is_admin)
+            .first::<bool>(conn)
+            .optional()?;
+        if is_admin == Some(true) && admins(conn)? <= 1 {
+            return Err(last_admin(username));
+        }
+        diesel::update(users::table.filter(users::username.eq(username)))
+            .set(users::is_admin.eq(false))
+            .execute(conn)?;
+        super::memo::changed();
+        Ok(())
+    })
 }
 
 /// Writes every field of a user but its id, username and creation time.

@@ -55,6 +55,19 @@ pub struct Browser {
     pub seen: std::cell::RefCell<Vec<&'static str>>,
 }
 
+/// The session cookie a response sets, as `portcullis_session=VALUE`: what a thief
+/// would copy.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("portcullis_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
 pub fn field(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();

@@ -300,6 +300,28 @@ impl TestApp {
             .expect("an answer")
     }
 
+    /// `PATCH path` with a bearer token and a JSON body.
+    pub async fn patch_as(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
+    /// `POST /admin/clients` with a bearer token: a registration as that caller.
+    pub async fn register_as(&self, token: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(self.url("/admin/clients"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("an answer")
+    }
+
     pub fn introspect_as(&self, id: &str, secret: &str, token: &str) -> reqwest::RequestBuilder {
         self.http
             .post(self.url("/oauth2/introspect"))

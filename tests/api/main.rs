@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod accounts;
 mod admin_clients;
 mod adversarial;
 mod adversarial_apis;

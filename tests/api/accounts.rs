@@ -1,0 +1,205 @@
+//! Accounts: a new password revokes what the old one obtained, and the server always
+//! keeps an admin.
+
+use openidconnect::OAuth2TokenResponse;
+use serde_json::json;
+
+use crate::helpers::{assert_error, json, Backend, TestApp};
+use crate::oidc::{fixture, sign_in_and_exchange, Fixture, RP_SECRET};
+
+async fn refreshes(app: &TestApp, refresh_token: &str) -> u16 {
+    app.http
+        .post(app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn active(app: &TestApp, token: &str) -> bool {
+    let body = json(
+        app.introspect_as("rp", RP_SECRET, token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    body["active"] == true
+}
+
+/// Tokens ann got through the relying party, with the password she has now.
+async fn tokens_of_ann(f: &Fixture, password: &str) -> (String, String) {
+    let browser = crate::browser::Browser::new(&f.app);
+    assert_eq!(browser.sign_in("ann", password).await.status(), 303);
+    let (token, _) = crate::oidc::exchange_with(&f.app, &f.rp, &browser, &["offline_access"]).await;
+    (
+        token.access_token().secret().clone(),
+        token.refresh_token().unwrap().secret().clone(),
+    )
+}
+
+async fn a_new_password_revokes_the_tokens_the_old_one_got(backend: Backend) {
+    let f = fixture(backend).await;
+    let (access, refresh) = {
+        let (token, _) = sign_in_and_exchange(&f, &["offline_access"]).await;
+        (
+            token.access_token().secret().clone(),
+            token.refresh_token().unwrap().secret().clone(),
+        )
+    };
+    assert!(active(&f.app, &access).await);
+    let out = f.app.cli_with_stdin(
+        &["users", "set-password", "ann", "--password-stdin"],
+        Some("ann's second password\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The command is another process: the server may remember the token as active for
+    // up to 2 seconds, as with every change made elsewhere.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert!(
+        !active(&f.app, &access).await,
+        "the access token is revoked"
+    );
+    assert_eq!(
+        refreshes(&f.app, &refresh).await,
+        400,
+        "and the refresh token"
+    );
+
+    // Through the admin API too.
+    let (access, refresh) = tokens_of_ann(&f, "ann's second password").await;
+    let system = f.app.admin_token("users:write").await;
+    let r = f
+        .app
+        .patch_as(
+            "/admin/users/ann",
+            &system,
+            &json!({"password": "ann's third password"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(!active(&f.app, &access).await);
+    assert_eq!(refreshes(&f.app, &refresh).await, 400);
+
+    // Other changes leave tokens alone.
+    let (access, refresh) = tokens_of_ann(&f, "ann's third password").await;
+    let r = f
+        .app
+        .patch_as("/admin/users/ann", &system, &json!({"name": "Ann E."}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(active(&f.app, &access).await);
+    assert_eq!(refreshes(&f.app, &refresh).await, 200);
+}
+
+async fn is_admin(app: &TestApp, username: &str) -> bool {
+    portcullis::service::users::get(&app.db, username)
+        .map(|u| u.admin)
+        .unwrap_or(false)
+}
+
+async fn the_last_admin_stays(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.user_token("root", true, "");
+    let system = app.admin_token("users:write").await;
+    let demote = |who: &'static str| {
+        app.http
+            .patch(app.url(&format!("/admin/users/{who}")))
+            .bearer_auth(&system)
+            .json(&json!({"admin": false}))
+            .send()
+    };
+    let body = assert_error(demote("root").await.unwrap(), 409, "conflict").await;
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("last admin"));
+    assert_error(
+        app.delete_as("/admin/users/root", &system).await,
+        409,
+        "conflict",
+    )
+    .await;
+    let out = app.cli(&["users", "delete", "root"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last admin"));
+    assert!(is_admin(&app, "root").await, "refused, and unchanged");
+
+    app.user_token("deputy", true, "");
+    assert_eq!(demote("root").await.unwrap().status(), 200);
+    assert!(!is_admin(&app, "root").await);
+    assert_error(
+        app.delete_as("/admin/users/deputy", &system).await,
+        409,
+        "conflict",
+    )
+    .await;
+    assert_error(demote("deputy").await.unwrap(), 409, "conflict").await;
+    assert_eq!(
+        app.delete_as("/admin/users/root", &system).await.status(),
+        204
+    );
+}
+
+async fn guessable_passwords_are_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let system = app.admin_token("users:write").await;
+    let before = crate::authorization::census(&app);
+    for (password, why) in [
+        ("        ", "only spaces"),
+        ("\t\t\t\t\t\t\t\t", "only spaces"),
+        ("aaaaaaaaaaaa", "repeats one character"),
+        ("Password1", "most common"),
+        ("QWERTYUIOP", "most common"),
+        ("Mallory-99", "user name"),
+    ] {
+        let r = app
+            .http
+            .post(app.url("/admin/users"))
+            .bearer_auth(&system)
+            .json(&json!({"username": "mallory-99", "password": password}))
+            .send()
+            .await
+            .unwrap();
+        let body = assert_error(r, 400, "invalid_request").await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains(why),
+            "{body}"
+        );
+        let out = app.cli_with_stdin(
+            &["users", "create", "mallory-99", "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(!out.status.success(), "{password:?}");
+    }
+    assert_eq!(
+        crate::authorization::census(&app),
+        before,
+        "nobody was created"
+    );
+    let r = app
+        .http
+        .post(app.url("/admin/users"))
+        .bearer_auth(&system)
+        .json(&json!({"username": "mallory-99", "password": "  a phrase with spaces  "}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+}
+
+on_both_backends!(
+    guessable_passwords_are_refused,
+    a_new_password_revokes_the_tokens_the_old_one_got,
+    the_last_admin_stays,
+);
