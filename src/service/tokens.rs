@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::protocol::client::{AuthMethod, Client, ClientType};
 use crate::protocol::credentials::ClientCredentials;
-use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::error::OAuthError;
 use crate::protocol::grant;
 use crate::protocol::principal::{Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
@@ -329,11 +329,10 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
     let Some(record) = store::find(&mut conn, &hash)? else {
         return Ok(());
     };
+    // Another client's token is left alone, and answered like an unknown one (RFC 7009
+    // §2.2): the answer must not tell a client which tokens exist.
     if record.token.client_id != client.id {
-        return Err(Error::oauth(
-            ErrorCode::InvalidRequest,
-            "the token was not issued to this client",
-        ));
+        return Ok(());
     }
     // Revoking a refresh token ends the whole grant it belongs to (RFC 7009 §2.1).
     match (&record.token.family_id, record.token.kind.as_str()) {

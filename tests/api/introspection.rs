@@ -162,7 +162,19 @@ async fn a_client_cannot_revoke_another_clients_token(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_error(r, 400, "invalid_request").await;
+    // RFC 7009 §2.2: answered like an unknown token, so that b learns nothing.
+    assert_eq!(r.status(), 200);
+    let answer = r.text().await.unwrap();
+    let unknown = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&b, Some(&b_secret))
+        .form(&[("token", "pc_at_no_such_token")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
+    assert_eq!(answer, unknown.text().await.unwrap());
     let body = json(
         app.introspect_as(&a, &a_secret, &token_a)
             .send()
