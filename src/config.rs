@@ -25,6 +25,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("db_pool_size", "0"),
     ("trusted_proxies", ""),
     ("consent_remember_default", "false"),
+    ("metrics_token", ""),
 ];
 
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct Settings {
     /// Whether "Remember this decision" starts ticked on the consent page. Off by
     /// default: a decision that lasts should be one the person chose to make last.
     pub consent_remember_default: bool,
+    /// When set, `/metrics` answers only requests bearing this token.
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +240,15 @@ impl Settings {
             db_pool_size: number("db_pool_size")?,
             trusted_proxies: parse_proxies(get("trusted_proxies").0)
                 .map_err(|m| fail("trusted_proxies", m))?,
+            metrics_token: match optional("metrics_token") {
+                Some(t) if t.len() < 16 => {
+                    return Err(fail(
+                        "metrics_token",
+                        "must be at least 16 characters".into(),
+                    ))
+                }
+                other => other,
+            },
             consent_remember_default: match get("consent_remember_default").0 {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,

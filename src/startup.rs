@@ -98,7 +98,9 @@ impl Application {
                 key.clone(),
             ))
             .wrap(from_fn(middleware::refuse_nul))
-            .wrap(middleware::security_headers())
+            .wrap(middleware::security_headers(
+                state.settings.issuer.starts_with("https://"),
+            ))
             .wrap(from_fn(middleware::observe))
         })
         .workers(workers)

@@ -10,6 +10,9 @@ use actix_web::ResponseError;
 
 use super::State;
 
+/// Paths that carry a consent challenge.
+const CHALLENGE_PATHS: &str = "/admin/consent-requests/";
+
 /// Logs method, route, path (never the query, which may carry codes or tokens), status
 /// and latency, and records the same in the metrics.
 pub async fn observe(
@@ -27,6 +30,12 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = response.status().as_u16();
+    // A consent challenge in a path is a credential for its flow: such paths are logged
+    // as their route only.
+    let path = match path.starts_with(CHALLENGE_PATHS) {
+        true => format!("{CHALLENGE_PATHS}…"),
+        false => path,
+    };
     if let Some(state) = state {
         let status_text = status.to_string();
         state
@@ -72,13 +81,18 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
         .map_or("OTHER", |(_, label)| label)
 }
 
-/// Headers for every response: no framing (clickjacking), no MIME sniffing, no referrer.
-pub fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// Headers for every response: no framing (clickjacking), no MIME sniffing, no referrer;
+/// behind an https issuer, HSTS too, so that no browser talks to it in clear again.
+pub fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", "frame-ancestors 'none'"))
-        .add(("Referrer-Policy", "no-referrer"))
+        .add(("Referrer-Policy", "no-referrer"));
+    match https {
+        true => headers.add(("Strict-Transport-Security", "max-age=31536000")),
+        false => headers,
+    }
 }
 
 /// Refuses a path or query carrying an encoded NUL character. No id, name or parameter

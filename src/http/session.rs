@@ -22,6 +22,10 @@ use crate::service;
 use crate::service::authorize::{Browser, SessionUser};
 
 pub const COOKIE_NAME: &str = "portcullis_session";
+/// Over https the cookie is `__Host-` prefixed: browsers then refuse it unless it is
+/// Secure, for this host only and for every path, so a sibling subdomain cannot plant
+/// or shadow it.
+pub const HTTPS_COOKIE_NAME: &str = "__Host-portcullis_session";
 
 /// The secret of the server-side session (set at sign-in).
 const SESSION_SECRET: &str = "session";
@@ -33,11 +37,21 @@ const CSRF: &str = "csrf";
 /// relying party sends the user here), Secure when the issuer is https.
 pub fn middleware(settings: &Settings, key: Key) -> SessionMiddleware<CookieSessionStore> {
     let ttl = actix_web::cookie::time::Duration::seconds(settings.session_ttl.as_secs() as i64);
+    let https = settings.issuer.starts_with("https://");
     SessionMiddleware::builder(CookieSessionStore::default(), key)
-        .cookie_name(COOKIE_NAME.to_owned())
+        .cookie_name(
+            if https {
+                HTTPS_COOKIE_NAME
+            } else {
+                COOKIE_NAME
+            }
+            .to_owned(),
+        )
+        .cookie_path("/".to_owned())
+        .cookie_domain(None)
         .cookie_http_only(true)
         .cookie_same_site(SameSite::Lax)
-        .cookie_secure(settings.issuer.starts_with("https://"))
+        .cookie_secure(https)
         .cookie_content_security(CookieContentSecurity::Private)
         .session_lifecycle(PersistentSession::default().session_ttl(ttl))
         .build()

@@ -89,8 +89,9 @@ fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
         if conn.is_none() {
             match pool.get() {
                 Ok(c) => conn = Some(c),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no database connection for issued tokens");
+                Err(_) => {
+                    // The cause (redacted) was logged by the pool's error handler.
+                    tracing::warn!("no database connection for issued tokens");
                     // What arrived during the wait would wait as long again for the next
                     // attempt: answer it now too, so no request waits more than one
                     // pool timeout for its 503.

@@ -12,6 +12,7 @@ pub mod flows;
 pub mod grants;
 pub mod keys;
 pub mod memo;
+pub mod redact;
 pub mod schema;
 pub mod sessions;
 pub mod settings;
@@ -70,15 +71,20 @@ impl Db {
             (0, Backend::Postgres) => 16,
             (n, _) => n,
         };
+        if backend == Backend::Postgres {
+            redact::check_postgres_url(url).map_err(Error::InvalidRequest)?;
+        }
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(Duration::from_secs(5))
+            .error_handler(Box::new(RedactingErrors(url.to_owned())))
             .build(connection::Manager::new(backend, target))
             .map_err(|e| {
                 Error::Unavailable(anyhow::anyhow!(
-                    "cannot open the {} database: {e}",
-                    backend.name()
+                    "cannot open the {} database: {}",
+                    backend.name(),
+                    redact::redact(&e.to_string(), url)
                 ))
             })?;
         Ok(Self {
@@ -122,7 +128,13 @@ impl Db {
     }
 
     pub fn conn(&self) -> Result<Conn> {
-        Ok(self.hot.pool.get()?)
+        // r2d2's timeout error quotes the last connection error, which may quote the
+        // password; that cause is logged, redacted, by the pool's error handler.
+        self.hot.pool.get().map_err(|_| {
+            Error::Unavailable(anyhow::anyhow!(
+                "no database connection came free within the pool's timeout"
+            ))
+        })
     }
 
     /// Runs `task` every `period` on a thread of its own, for as long as any clone of
@@ -230,5 +242,19 @@ pub fn write<T>(
             memo::transaction_ended();
             ended
         }
+    }
+}
+
+/// Logs the pool's connection failures (r2d2 would log them at ERROR verbatim) at WARN,
+/// with the database password taken out.
+#[derive(Debug)]
+struct RedactingErrors(String);
+
+impl r2d2::HandleError<diesel::r2d2::Error> for RedactingErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(
+            error = %redact::redact(&error.to_string(), &self.0),
+            "a database connection failed"
+        );
     }
 }

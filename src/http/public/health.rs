@@ -32,8 +32,21 @@ pub async fn ready(state: State) -> Result<HttpResponse> {
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 #[get("/metrics")]
-pub async fn metrics(state: State) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpResponse> {
+    if let Some(expected) = &state.settings.metrics_token {
+        use subtle::ConstantTimeEq;
+        let given = crate::http::extract::authorization(&req)
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return Err(crate::error::Error::Unauthorized {
+                description: "the metrics need the bearer token set in PORTCULLIS_METRICS_TOKEN"
+                    .into(),
+                invalid_token: !given.is_empty(),
+            });
+        }
+    }
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render())
+        .body(state.metrics.render()))
 }
