@@ -47,15 +47,7 @@ async fn the_consent_page_tells_the_truth(backend: Backend) {
     let mallory = f.app.user_token("mallory", false, "clients:write");
     let register = |token: String, body: serde_json::Value| {
         let app = &f.app;
-        async move {
-            app.http
-                .post(app.url("/admin/clients"))
-                .bearer_auth(token)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
+        async move { app.register_as(&token, &body).await }
     };
     // Names that read as something else, or as the server.
     for name in [

@@ -13,6 +13,7 @@ use openidconnect::OAuth2TokenResponse;
 use portcullis::service::master_key::{self, COOKIE_KEY};
 use portcullis::storage;
 
+use crate::browser::session_cookie;
 use crate::helpers::{settings_for, Backend, TestApp, TEST_MASTER_KEY};
 use crate::oidc::{exchange_with, fixture, Fixture, RP_SECRET};
 
@@ -24,15 +25,8 @@ async fn secrets_given_out(f: &Fixture) -> Vec<(String, Vec<u8>)> {
 
     let signed_in = f.browser.sign_in("ann", "ann's password").await;
     assert_eq!(signed_in.status(), 303);
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("portcullis_session="))
-        .and_then(|v| v.split(';').next())
-        .expect("a session cookie")
-        .to_owned();
+    let cookie = session_cookie(&signed_in).expect("a session cookie");
+    let cookie = cookie.trim_start_matches("portcullis_session=");
     add("the session cookie", cookie.as_bytes());
     add("the password", b"ann's password");
     add("the client secret", RP_SECRET.as_bytes());

@@ -8,13 +8,7 @@ use crate::helpers::{assert_error, json, Backend, TestApp};
 use crate::oidc::urlencode;
 
 async fn register_as(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
-    app.http
-        .post(app.url("/admin/clients"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    app.register_as(token, &body).await
 }
 
 async fn redirect_uris_are_what_they_look_like(backend: Backend) {
