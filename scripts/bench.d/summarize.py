@@ -60,7 +60,13 @@ for name, s in ours.items():
     row = f"| {name} | {s['ops_per_s']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['cpu_us']:.0f} | {s['errors']} |"
     if peer:
         ps = peer.get(name)
-        row += f" {ps['ops_per_s']:.0f} | {s['ops_per_s'] / ps['ops_per_s']:.2f}× |" if ps else " – | – |"
+        if not ps:
+            row += " – | – |"
+        elif ps["ops_per_s"] == 0:
+            # The peer answered nothing right in this scenario: say so, not a ratio.
+            row += f" 0 ({ps['errors']} errors) | – |"
+        else:
+            row += f" {ps['ops_per_s']:.0f} | {s['ops_per_s'] / ps['ops_per_s']:.2f}× |"
     lines.append(row)
 pw = ours.get("password sign-in")
 lines += [
