@@ -127,7 +127,7 @@ pub async fn get_one(
     tag = "admin",
     params(("username" = String, Path)),
     request_body = PatchUser,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The last admin cannot lose the flag", body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)),
     security(("bearer" = ["users:write"]))
 )]
 #[patch("/admin/users/{username}")]
@@ -173,7 +173,7 @@ pub async fn end_sessions(
 #[utoipa::path(
     tag = "admin",
     params(("username" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The last admin cannot be deleted", body = ErrorBody)),
     security(("bearer" = ["users:write"]))
 )]
 #[delete("/admin/users/{username}")]

@@ -30,7 +30,7 @@ pub async fn ready(state: State) -> Result<HttpResponse> {
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text", content_type = "text/plain"), (status = 401, description = "PORTCULLIS_METRICS_TOKEN is set and the request does not bear it", body = ErrorBody)))]
 #[get("/metrics")]
 pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpResponse> {
     if let Some(expected) = &state.settings.metrics_token {
