@@ -80,10 +80,21 @@ impl Limiter {
         Self::new(Duration::from_secs(5 * 60), 10, 100)
     }
 
+    /// Accounts are counted regardless of case (usernames are unique that way), and
+    /// addresses by network: an IPv6 host holds a whole /64.
     fn keys(&self, account: &str, address: &str) -> [u64; 2] {
+        use std::hash::{Hash, Hasher};
+        let network = network(address);
+        let mut account_key = self.hasher.build_hasher();
+        "account".hash(&mut account_key);
+        for b in account.bytes() {
+            b.to_ascii_lowercase().hash(&mut account_key);
+        }
+        account.len().hash(&mut account_key);
+        network.hash(&mut account_key);
         [
-            self.hasher.hash_one(("account", account, address)),
-            self.hasher.hash_one(("address", address)),
+            account_key.finish(),
+            self.hasher.hash_one(("address", network)),
         ]
     }
 
@@ -252,9 +263,49 @@ impl Limiter {
     }
 }
 
+/// The unit an address is counted by: an IPv4 address, or the /64 network of an IPv6
+/// one (one host is routinely given a whole /64). IPv4-mapped IPv6 counts as IPv4.
+pub fn network(address: &str) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !((1u128 << 64) - 1))),
+        },
+        Ok(ip) => ip,
+        // Addresses come from the socket or a trusted proxy; anything else is one bucket.
+        Err(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_hosts_count_by_their_64_and_accounts_regardless_of_case() {
+        let limiter = Limiter::new(Duration::from_secs(60), 3, 4);
+        for (i, user) in ["ann", "Ann", "ANN"].into_iter().enumerate() {
+            assert!(limiter.begin(user, &format!("2001:db8:1:2::{i}")).is_ok());
+        }
+        assert!(
+            limiter.begin("aNn", "2001:db8:1:2:ffff:1:2:3").is_err(),
+            "one account on one /64"
+        );
+        assert!(
+            limiter.begin("ann", "2001:db8:1:3::1").is_ok(),
+            "another /64"
+        );
+        assert!(
+            limiter.begin("bob", "2001:db8:1:2::9").is_ok(),
+            "the /64 has guessed 3 of its 4"
+        );
+        assert!(limiter.begin("carol", "2001:db8:1:2::a").is_err());
+        assert_eq!(
+            network("::ffff:10.0.0.1"),
+            "10.0.0.1".parse::<std::net::IpAddr>().unwrap()
+        );
+    }
 
     #[test]
     fn one_account_is_throttled_on_one_address_only() {

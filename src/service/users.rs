@@ -67,57 +67,14 @@ pub fn validate_username(name: &str) -> Result<()> {
     }
 }
 
-/// Passwords of the allowed length that appear at the top of every published list of
-/// leaked passwords: the first ones any guesser tries.
-const COMMON_PASSWORDS: &[&str] = &[
-    "password",
-    "password1",
-    "password12",
-    "password123",
-    "passw0rd",
-    "p@ssw0rd",
-    "12345678",
-    "123456789",
-    "1234567890",
-    "0123456789",
-    "87654321",
-    "12341234",
-    "11111111",
-    "00000000",
-    "123123123",
-    "qwertyui",
-    "qwertyuiop",
-    "qwerty123",
-    "1q2w3e4r",
-    "1q2w3e4r5t",
-    "1qaz2wsx",
-    "zaq12wsx",
-    "asdfghjk",
-    "asdfghjkl",
-    "abcd1234",
-    "abc12345",
-    "abcdefgh",
-    "iloveyou",
-    "sunshine",
-    "princess",
-    "football",
-    "baseball",
-    "welcome1",
-    "superman",
-    "trustno1",
-    "letmein1",
-    "computer",
-    "whatever",
-    "starwars",
-    "michael1",
-    "charlie1",
-    "dragon12",
-    "monkey12",
-    "changeme",
-    "administrator",
-    "admin123",
-    "portcullis",
-];
+/// Passwords a guesser tries first (the most common ones of published leaks), lower-cased.
+static COMMON_PASSWORDS: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        include_str!("common_passwords.txt")
+            .lines()
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .collect()
+    });
 
 fn validate_password(password: &str, username: &str) -> Result<()> {
     if password.chars().count() < MIN_CHOSEN_SECRET_LEN {
@@ -143,7 +100,7 @@ fn validate_password(password: &str, username: &str) -> Result<()> {
     if lowered == username.to_lowercase() {
         return refuse("is the user name");
     }
-    if COMMON_PASSWORDS.contains(&lowered.as_str()) {
+    if COMMON_PASSWORDS.contains(lowered.as_str()) {
         return refuse("is one of the most common passwords, the first any guesser tries");
     }
     if password.len() > 1024 {

@@ -188,12 +188,45 @@ impl Db {
     /// Applies every migration not yet applied; returns their names.
     pub fn migrate(&self) -> Result<Vec<String>> {
         let mut conn = self.conn()?;
+        self.check_before_migrating(&mut conn)?;
         let applied = match &mut *conn {
             DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
             DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
         }
         .map_err(|e| Error::Internal(anyhow::anyhow!("migration failed: {e}")))?;
         Ok(applied.iter().map(|v| v.to_string()).collect())
+    }
+
+    /// Refuses, naming what to settle, a migration that would fail on the data already
+    /// stored: today only the one making accounts unique (usernames regardless of case,
+    /// e-mail addresses), on a database that holds clashing accounts.
+    fn check_before_migrating(&self, conn: &mut DbConnection) -> Result<()> {
+        let pending: Vec<String> = match conn {
+            DbConnection::Sqlite(c) => c
+                .pending_migrations(SQLITE_MIGRATIONS)
+                .map(|p| p.iter().map(|m| m.name().to_string()).collect()),
+            DbConnection::Postgres(c) => c
+                .pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|p| p.iter().map(|m| m.name().to_string()).collect()),
+        }
+        .map_err(|e| Error::Internal(anyhow::anyhow!("cannot read the migrations: {e}")))?;
+        let fresh = pending.iter().any(|m| m.ends_with("_foundation"));
+        if fresh || !pending.iter().any(|m| m.ends_with("_unique_accounts")) {
+            return Ok(());
+        }
+        const SHOWN: usize = 20;
+        let clashes = users::clashes(conn, SHOWN)?;
+        if clashes.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Internal(anyhow::anyhow!(
+            "this version makes usernames unique regardless of case and gives each e-mail \
+             address to one user at most, but the database holds accounts that clash \
+             (first {SHOWN} shown):\n  {}\nWith the previous version, delete the extra \
+             accounts (portcullis users delete NAME) or change their e-mail addresses \
+             (PATCH /admin/users/NAME), then start this version again. Nothing was changed.",
+            clashes.join("\n  ")
+        )))
     }
 
     /// Runs a trivial query: is the database reachable?

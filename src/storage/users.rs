@@ -8,6 +8,16 @@ use super::DbConnection;
 use crate::error::{Error, Result};
 use crate::protocol::time::Timestamp;
 
+diesel::define_sql_function! {
+    /// SQL `lower`: usernames (ASCII) are unique and looked up regardless of case.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The condition "this row is the user called `username`", in any case.
+fn named(username: &str) -> diesel::dsl::Eq<lower<users::username>, String> {
+    lower(users::username).eq(username.to_ascii_lowercase())
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
 pub struct UserRecord {
@@ -26,18 +36,35 @@ pub struct UserRecord {
 }
 
 pub fn insert(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
-    match diesel::insert_into(users::table).values(user).execute(conn) {
-        Ok(_) => Ok(()),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            Error::Conflict(format!("a user named {:?} already exists", user.username)),
-        ),
-        Err(e) => Err(e.into()),
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map_err(|e| clash(e, user))?;
+    Ok(())
+}
+
+/// A unique index refused the row: which one, in words the admin can act on.
+fn clash(error: DieselError, user: &UserRecord) -> Error {
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let on_email = info.constraint_name().is_some_and(|c| c.contains("email"))
+                || info.message().contains("email");
+            if on_email {
+                Error::Conflict("another user already has this e-mail address".into())
+            } else {
+                Error::Conflict(format!(
+                    "a user named {:?} already exists (usernames are compared without regard to case)",
+                    user.username
+                ))
+            }
+        }
+        _ => error.into(),
     }
 }
 
 pub fn find_by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserRecord>> {
     Ok(users::table
-        .filter(users::username.eq(username))
+        .filter(named(username))
         .select(UserRecord::as_select())
         .first(conn)
         .optional()?)
@@ -53,7 +80,7 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<UserRecord
 
 pub fn id_of(conn: &mut DbConnection, username: &str) -> Result<Option<String>> {
     Ok(users::table
-        .filter(users::username.eq(username))
+        .filter(named(username))
         .select(users::id)
         .first(conn)
         .optional()?)
@@ -110,14 +137,14 @@ fn last_admin(username: &str) -> crate::error::Error {
 pub fn demote(conn: &mut DbConnection, username: &str) -> Result<()> {
     super::write(conn, |conn| {
         let is_admin = users::table
-            .filter(users::username.eq(username))
+            .filter(named(username))
             .select(users::is_admin)
             .first::<bool>(conn)
             .optional()?;
         if is_admin == Some(true) && admins(conn)? <= 1 {
             return Err(last_admin(username));
         }
-        diesel::update(users::table.filter(users::username.eq(username)))
+        diesel::update(users::table.filter(named(username)))
             .set(users::is_admin.eq(false))
             .execute(conn)?;
         super::memo::changed();
@@ -137,7 +164,8 @@ pub fn update(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
             users::password_hash.eq(&user.password_hash),
             users::updated_at.eq(user.updated_at),
         ))
-        .execute(conn)?;
+        .execute(conn)
+        .map_err(|e| clash(e, user))?;
     // Remembered tokens carry the user's name and admin flag.
     super::memo::changed();
     Ok(())
@@ -149,10 +177,50 @@ pub fn set_password_hash(
     hash: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    Ok(
-        diesel::update(users::table.filter(users::username.eq(username)))
-            .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-            .execute(conn)?
-            > 0,
-    )
+    Ok(diesel::update(users::table.filter(named(username)))
+        .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
+        .execute(conn)?
+        > 0)
+}
+
+#[derive(QueryableByName)]
+struct Clashing {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    shared: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    username: String,
+}
+
+/// Accounts that break "one username regardless of case, one user per e-mail address",
+/// described for the operator who must settle them: at most `limit` lines.
+pub fn clashes(conn: &mut DbConnection, limit: usize) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    for (what, column) in [("usernames", "username"), ("e-mail", "email")] {
+        // Both columns are fixed here, never taken from input.
+        let sql = format!(
+            "SELECT lower({column}) AS shared, username FROM users \
+             WHERE lower({column}) IN (SELECT lower({column}) FROM users \
+             WHERE {column} IS NOT NULL GROUP BY lower({column}) HAVING COUNT(*) > 1) \
+             ORDER BY lower({column}), created_at, username"
+        );
+        let rows: Vec<Clashing> = diesel::sql_query(sql).load(conn)?;
+        let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+        for row in rows {
+            match groups.last_mut() {
+                Some((shared, names)) if *shared == row.shared => names.push(row.username),
+                _ => groups.push((row.shared, vec![row.username])),
+            }
+        }
+        for (shared, names) in groups {
+            lines.push(match what {
+                "usernames" => format!("usernames that differ only in case: {}", names.join(", ")),
+                _ => format!(
+                    "users sharing the e-mail address {shared}: {}",
+                    names.join(", ")
+                ),
+            });
+        }
+    }
+    lines.truncate(limit);
+    Ok(lines)
 }

@@ -2,7 +2,7 @@
 //! keeps an admin.
 
 use openidconnect::OAuth2TokenResponse;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, json, Backend, TestApp};
 use crate::oidc::{fixture, sign_in_and_exchange, Fixture, RP_SECRET};
@@ -161,6 +161,10 @@ async fn guessable_passwords_are_refused(backend: Backend) {
         ("aaaaaaaaaaaa", "repeats one character"),
         ("Password1", "most common"),
         ("QWERTYUIOP", "most common"),
+        // Further down the list of the 10,000 most common passwords.
+        ("Blink182", "most common"),
+        ("1qazxsw2", "most common"),
+        ("JENNIFER", "most common"),
         ("Mallory-99", "user name"),
     ] {
         let r = app
@@ -198,7 +202,171 @@ async fn guessable_passwords_are_refused(backend: Backend) {
     assert_eq!(r.status(), 201);
 }
 
+async fn create_user(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/admin/users"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn one_name_regardless_of_case_and_one_user_per_email(backend: Backend) {
+    let f = fixture(backend).await;
+    let app = &f.app;
+    let system = app.admin_token("users:read users:write").await;
+    let made = create_user(
+        app,
+        &system,
+        json!({"username": "zed", "email": "Zed@Example.com", "password": "zed's long password"}),
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    let before = crate::authorization::census(app);
+    for name in ["ANN", "Ann", "aNN"] {
+        let r = create_user(
+            app,
+            &system,
+            json!({"username": name, "password": "another long password"}),
+        )
+        .await;
+        let body = assert_error(r, 409, "conflict").await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains("case"),
+            "{body}"
+        );
+    }
+    let r = create_user(
+        app,
+        &system,
+        json!({"username": "zoe", "email": "zed@example.COM", "password": "zoe's long password"}),
+    )
+    .await;
+    let body = assert_error(r, 409, "conflict").await;
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("e-mail"),
+        "{body}"
+    );
+    let r = app
+        .patch_as(
+            "/admin/users/ann",
+            &system,
+            &json!({"email": "ZED@example.com"}),
+        )
+        .await;
+    assert_error(r, 409, "conflict").await;
+    let out = app.cli_with_stdin(
+        &["users", "create", "ZED", "--password-stdin"],
+        Some("a third long password\n"),
+    );
+    assert!(!out.status.success());
+    assert_eq!(crate::authorization::census(app), before, "nothing changed");
+
+    // Any case finds the one account, and signs her in.
+    let found = json(app.get_as("/admin/users/ANN", &system).await).await;
+    assert_eq!(found["username"], "ann");
+    let browser = crate::browser::Browser::new(app);
+    assert_eq!(browser.sign_in("Ann", "ann's password").await.status(), 303);
+    // Guesses in different cases count against the one account.
+    let guesser = crate::browser::Browser::new(app);
+    for name in ["zed", "Zed", "ZED", "zEd", "zeD"] {
+        assert_eq!(guesser.sign_in(name, "a wrong guess").await.status(), 401);
+    }
+    assert_eq!(
+        guesser.sign_in("ZeD", "zed's long password").await.status(),
+        429
+    );
+}
+
+/// A database holding accounts that the uniqueness rules forbid (made before them) is
+/// not migrated blindly: the server names the clashes, changes nothing, and migrates
+/// once they are settled.
+async fn clashing_accounts_are_named_before_migrating(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn(backend).await;
+    let system = app.admin_token("users:write").await;
+    for (name, email) in [
+        ("alice", "a@example.com"),
+        ("bob", "b@example.com"),
+        ("carol", "c@example.com"),
+    ] {
+        let r = create_user(
+            &app,
+            &system,
+            json!({"username": name, "email": email, "password": format!("{name}'s long password")}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+    }
+    let unmigrate = "DROP INDEX users_email_folded; DROP INDEX users_username_folded; \
+         DELETE FROM __diesel_schema_migrations WHERE version = '20261206000006';";
+    app.db
+        .conn()
+        .unwrap()
+        .batch_execute(&format!(
+            "{unmigrate} UPDATE users SET username = 'Alice' WHERE username = 'bob'; \
+             UPDATE users SET email = 'A@example.com' WHERE username = 'carol';"
+        ))
+        .unwrap();
+    let out = app.cli(&["users", "list"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("usernames that differ only in case: alice, Alice")
+            || said.contains("usernames that differ only in case: Alice, alice"),
+        "{said}"
+    );
+    assert!(
+        said.contains("users sharing the e-mail address a@example.com: alice, carol"),
+        "{said}"
+    );
+    let pending: i64 = {
+        use diesel::prelude::*;
+        diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM __diesel_schema_migrations WHERE version = '20261206000006'",
+        )
+        .get_result::<Count>(&mut *app.db.conn().unwrap())
+        .unwrap()
+        .n
+    };
+    assert_eq!(pending, 0, "the migration did not run");
+
+    app.db
+        .conn()
+        .unwrap()
+        .batch_execute(
+            "UPDATE users SET username = 'bob' WHERE username = 'Alice'; \
+             UPDATE users SET email = NULL WHERE username = 'carol';",
+        )
+        .unwrap();
+    let out = app.cli(&["users", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = create_user(
+        &app,
+        &system,
+        json!({"username": "BOB", "password": "bob's other long password"}),
+    )
+    .await;
+    assert_error(r, 409, "conflict").await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
 on_both_backends!(
+    one_name_regardless_of_case_and_one_user_per_email,
+    clashing_accounts_are_named_before_migrating,
     guessable_passwords_are_refused,
     a_new_password_revokes_the_tokens_the_old_one_got,
     the_last_admin_stays,

@@ -49,10 +49,9 @@ fn database_passwords_stay_out_of_messages() {
     assert!(!said.contains(" ERROR "), "not logged as an error: {said}");
 }
 
-/// A consent challenge is a credential for its flow: the access log names the route,
-/// never the challenge.
-#[test]
-fn consent_challenges_stay_out_of_the_access_log() {
+/// Runs a `serve` process on a fresh SQLite database, calls `requests` with its base URL,
+/// and returns everything it logged.
+fn logged_while(requests: impl FnOnce(&str)) -> String {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -84,32 +83,44 @@ fn consent_challenges_stay_out_of_the_access_log() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let client = reqwest::blocking::Client::new();
-    for (method, path) in [
-        (
-            reqwest::Method::GET,
-            "/admin/consent-requests/TheChallengeItself123",
-        ),
-        (
-            reqwest::Method::PUT,
-            "/admin/consent-requests/TheChallengeItself123/accept",
-        ),
-        (
-            reqwest::Method::POST,
-            "/admin/consent-requests/TheChallengeItself123",
-        ),
-        (reqwest::Method::GET, "/admin/clients/an-ordinary-path"),
-    ] {
-        client
-            .request(method, format!("{base}{path}"))
-            .send()
-            .unwrap();
+    if ready {
+        requests(&base);
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
     let _ = child.kill();
     let _ = child.wait();
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert!(ready, "{logged}");
+    assert!(ready, "the server did not start: {logged}");
+    logged
+}
+
+/// A consent challenge is a credential for its flow: the access log names the route,
+/// never the challenge.
+#[test]
+fn consent_challenges_stay_out_of_the_access_log() {
+    let logged = logged_while(|base| {
+        let client = reqwest::blocking::Client::new();
+        for (method, path) in [
+            (
+                reqwest::Method::GET,
+                "/admin/consent-requests/TheChallengeItself123",
+            ),
+            (
+                reqwest::Method::PUT,
+                "/admin/consent-requests/TheChallengeItself123/accept",
+            ),
+            (
+                reqwest::Method::POST,
+                "/admin/consent-requests/TheChallengeItself123",
+            ),
+            (reqwest::Method::GET, "/admin/clients/an-ordinary-path"),
+        ] {
+            client
+                .request(method, format!("{base}{path}"))
+                .send()
+                .unwrap();
+        }
+    });
     assert!(
         logged.contains("an-ordinary-path"),
         "the log holds paths: {logged}"
