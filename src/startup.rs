@@ -134,12 +134,20 @@ fn spawn_housekeeping(db: crate::storage::Db) {
             "portcullis-sweeper",
             SWEEP_EVERY,
             |db| match crate::service::tokens::flush(db, crate::protocol::time::now()) {
-                Ok(f) if f.deleted + f.codes_deleted + f.flows_deleted + f.sessions_deleted > 0 => {
+                Ok(f)
+                    if f.deleted
+                        + f.codes_deleted
+                        + f.flows_deleted
+                        + f.sessions_deleted
+                        + f.guards_deleted
+                        > 0 =>
+                {
                     tracing::info!(
                         tokens = f.deleted,
                         codes = f.codes_deleted,
                         flows = f.flows_deleted,
                         sessions = f.sessions_deleted,
+                        sign_in_counters = f.guards_deleted,
                         "removed expired records"
                     )
                 }

@@ -11,6 +11,7 @@ pub mod client;
 pub mod credentials;
 pub mod error;
 pub mod grant;
+pub mod guard;
 pub mod keys;
 pub mod pkce;
 pub mod principal;

@@ -394,6 +394,7 @@ impl Issuer<'_> {
         client: &Client,
         username: &str,
         password: &str,
+        network: &str,
         requested_scope: Option<&str>,
         now: Timestamp,
     ) -> Result<TokenResponse> {
@@ -407,8 +408,13 @@ impl Issuer<'_> {
             None => client.scope.clone(),
             Some(text) => allowed_scope(client, text)?,
         };
-        let user = super::users::authenticate(self.db, username, password)?
-            .ok_or_else(|| invalid_grant("the username or password is wrong"))?;
+        let user = match super::users::sign_in(self.db, username, password, network, now)? {
+            super::users::SignIn::Accepted(user) => user,
+            super::users::SignIn::Wrong => {
+                return Err(invalid_grant("the username or password is wrong"))
+            }
+            super::users::SignIn::Delayed(seconds) => return Err(Error::TooManyRequests(seconds)),
+        };
         let refresh =
             scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
         let key = self.key()?;

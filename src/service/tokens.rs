@@ -361,6 +361,9 @@ pub struct Flushed {
     pub flows_deleted: u64,
     /// Browser sessions that expired before it.
     pub sessions_deleted: u64,
+    /// Account-wide sign-in counters with nothing left to say (failures forgotten, known
+    /// networks unused for 90 days).
+    pub guards_deleted: u64,
 }
 
 /// Deletes tokens that expired or were revoked before `before`, and codes and pending
@@ -376,6 +379,15 @@ pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
         })?,
         sessions_deleted: in_batches(db, "sessions", |c| {
             crate::storage::sessions::delete_expired(c, before, FLUSH_BATCH)
+        })?,
+        // Counters are live data, not expired records: a cut-off in the future must not
+        // clear them.
+        guards_deleted: in_batches(db, "sign-in counters", |c| {
+            crate::storage::guards::delete_stale(
+                c,
+                before.min(crate::protocol::time::now()),
+                FLUSH_BATCH,
+            )
         })?,
     })
 }

@@ -4,10 +4,11 @@ use serde::Serialize;
 
 use super::Page;
 use crate::error::{Error, Result};
+use crate::protocol::guard;
 use crate::protocol::secret::{self, MIN_CHOSEN_SECRET_LEN};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::users::{self as store, UserRecord};
-use crate::storage::Db;
+use crate::storage::{guards, write, Db};
 
 /// A user as shown to admins. The password is write-only and never appears.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -270,8 +271,66 @@ pub fn end_sessions(db: &Db, username: &str) -> Result<usize> {
     super::sessions::end_all(db, &id)
 }
 
+/// What a sign-in attempt came to.
+#[derive(Debug)]
+pub enum SignIn {
+    Accepted(UserRecord),
+    /// A wrong username or password: the two read the same.
+    Wrong,
+    /// Too many failures on this account from elsewhere: nothing was judged, try again
+    /// in this many seconds.
+    Delayed(u64),
+}
+
+/// Checks a username and password from `network` (the throttle's network of the
+/// caller), under the account-wide delay ([`crate::protocol::guard`]). A delayed attempt
+/// is refused whatever its password, so the refusal says nothing about it, and changes
+/// nothing.
+pub fn sign_in(
+    db: &Db,
+    username: &str,
+    password: &str,
+    network: &str,
+    now: Timestamp,
+) -> Result<SignIn> {
+    let account = guard::account_key(username);
+    let network = guard::network_key(network);
+    let admitted = write(&mut *db.conn()?, |conn| {
+        let mut counters = guards::lock(conn, &account)?;
+        if let Some(seconds) = counters.wait(&network, now) {
+            return Ok(Some(seconds));
+        }
+        counters.attempt(now);
+        guards::save(conn, &account, &counters, now)?;
+        Ok(None)
+    })?;
+    if let Some(seconds) = admitted {
+        return Ok(SignIn::Delayed(seconds));
+    }
+    let verdict = authenticate(db, username, password);
+    // A wrong password stays counted as the attempt was; anything else settles it.
+    if !matches!(verdict, Ok(None)) {
+        let settled = write(&mut *db.conn()?, |conn| {
+            let mut counters = guards::lock(conn, &account)?;
+            match &verdict {
+                Ok(Some(_)) => counters.right(&network),
+                _ => counters.no_verdict(),
+            }
+            guards::save(conn, &account, &counters, now)
+        });
+        if let (Err(e), Ok(_)) = (&settled, &verdict) {
+            // She gave the right password; a failure to note it must not refuse her.
+            tracing::warn!(error = %e, "could not settle a sign-in attempt");
+        }
+    }
+    Ok(match verdict? {
+        Some(user) => SignIn::Accepted(user),
+        None => SignIn::Wrong,
+    })
+}
+
 /// Checks a username and password. Unknown users cost as much time as wrong passwords.
-pub fn authenticate(db: &Db, username: &str, password: &str) -> Result<Option<UserRecord>> {
+fn authenticate(db: &Db, username: &str, password: &str) -> Result<Option<UserRecord>> {
     // No account can have such a name (see validate_username); asking PostgreSQL would
     // be an error rather than "no such user".
     let user = if validate_username(username).is_ok() {

@@ -10,6 +10,7 @@ pub mod commits;
 mod connection;
 pub mod flows;
 pub mod grants;
+pub mod guards;
 pub mod keys;
 pub mod memo;
 pub mod redact;

@@ -149,6 +149,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_guards (account_key) {
+        account_key -> Text,
+        failures -> Integer,
+        last_failure_at -> BigInt,
+        known_networks -> Text,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(clients -> users (owner_id));
 diesel::joinable!(client_logos -> clients (client_id));
 diesel::joinable!(tokens -> clients (client_id));
@@ -170,4 +180,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_flows,
     auth_codes,
     sessions,
+    account_guards,
 );

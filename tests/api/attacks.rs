@@ -683,6 +683,149 @@ async fn throttles_believe_forwarded_addresses_only_from_trusted_proxies(backend
     );
 }
 
+/// A sign-in at the login page of `app` as if from `from` (through the proxy at
+/// 127.0.0.1), in a browser of its own.
+async fn sign_in_as_ann_from(app: &TestApp, from: &str, password: &str) -> reqwest::Response {
+    let browser = Browser::new(app);
+    let page = browser.http.get(app.url("/login")).send().await.unwrap();
+    let csrf = field(&page.text().await.unwrap(), "csrf_token").unwrap();
+    browser
+        .http
+        .post(app.url("/login"))
+        .header("X-Forwarded-For", from)
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("username", "ann"),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn ann_failures(app: &TestApp) -> i32 {
+    use diesel::prelude::*;
+    use portcullis::storage::schema::account_guards;
+    account_guards::table
+        .find(portcullis::protocol::guard::account_key("ann"))
+        .select(account_guards::failures)
+        .first(&mut *app.db.conn().unwrap())
+        .unwrap()
+}
+
+async fn guesses_from_many_addresses_slow_the_account_on_every_node(backend: Backend) {
+    use portcullis::protocol::guard::FREE_FAILURES;
+    let proxy = [("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1/32")];
+    let app = TestApp::spawn_with(backend, &proxy).await;
+    app.user_token("ann", false, "openid");
+    app.register(json!({
+        "client_id": "pw",
+        "client_secret": "pw secret of at least 32 characters",
+        "grant_types": ["password"],
+        "scope": "openid",
+    }));
+    let node = crate::helpers::Node::start_with(
+        &app,
+        &[
+            proxy[0],
+            ("PORTCULLIS_WORKERS", "1"),
+            ("PORTCULLIS_DB_POOL_SIZE", "2"),
+        ],
+    )
+    .await;
+    let right = "a long enough password";
+    let home = "198.51.100.1";
+    assert_eq!(sign_in_as_ann_from(&app, home, right).await.status(), 303);
+
+    // Each address stays under its own limits (5 per account and address).
+    let addresses = FREE_FAILURES / 5;
+    for a in 0..addresses {
+        for _ in 0..5 {
+            let r = sign_in_as_ann_from(&app, &format!("203.0.113.{a}"), "a wrong guess").await;
+            assert_eq!(r.status(), 401);
+        }
+    }
+    assert_eq!(ann_failures(&app), FREE_FAILURES);
+
+    let fresh = sign_in_as_ann_from(&app, "203.0.113.100", "a wrong guess").await;
+    assert_eq!(fresh.status(), 429, "a new address gets no fresh guesses");
+    let wait: u64 = fresh.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait), "{wait}");
+    let even_right = sign_in_as_ann_from(&app, "203.0.113.101", right).await;
+    assert_eq!(
+        even_right.status(),
+        429,
+        "the delay does not tell right from wrong"
+    );
+    let other_node = app
+        .http
+        .post(node.url("/oauth2/token"))
+        .header("X-Forwarded-For", "203.0.113.102")
+        .basic_auth("pw", Some("pw secret of at least 32 characters"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "ANN"),
+            ("password", right),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other_node.status(),
+        429,
+        "counted on every node, in any case"
+    );
+    assert_eq!(ann_failures(&app), FREE_FAILURES, "refusals change nothing");
+
+    assert_eq!(
+        sign_in_as_ann_from(&app, home, right).await.status(),
+        303,
+        "where she signed in before, she is not locked out"
+    );
+    assert_eq!(
+        ann_failures(&app),
+        FREE_FAILURES,
+        "her sign-in at home hands the guessers no fresh guesses"
+    );
+}
+
+async fn sign_in_counters_with_nothing_left_to_say_are_swept(backend: Backend) {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::spawn(backend).await;
+    app.user_token("ann", false, "openid");
+    let browser = Browser::new(&app);
+    assert_eq!(
+        browser
+            .sign_in("ann", "a long enough password")
+            .await
+            .status(),
+        303
+    );
+    assert_eq!(browser.sign_in("nobody", "a guess").await.status(), 401);
+    assert_eq!(browser.sign_in("somebody", "a guess").await.status(), 401);
+    let day_and_more = portcullis::protocol::time::now() - 24 * 60 * 60 - 10;
+    let somebody = portcullis::protocol::guard::account_key("somebody");
+    app.db
+        .conn()
+        .unwrap()
+        .batch_execute(&format!(
+            "UPDATE account_guards SET last_failure_at = {day_and_more} \
+             WHERE account_key <> '{somebody}'"
+        ))
+        .unwrap();
+    let out = app.cli(&["tokens", "flush"]);
+    let flushed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        flushed["guards_deleted"], 1,
+        "nobody's forgotten failures go; somebody's recent ones and ann's known network stay: {flushed}"
+    );
+    assert_eq!(ann_failures(&app), 0);
+}
+
 async fn chosen_client_secrets_need_32_characters(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let system = app.admin_token("clients:write").await;
@@ -713,5 +856,7 @@ on_both_backends!(
     parallel_secret_guesses_are_counted_as_they_start,
     anonymous_sign_in_requests_are_capped_per_address,
     throttles_believe_forwarded_addresses_only_from_trusted_proxies,
+    guesses_from_many_addresses_slow_the_account_on_every_node,
+    sign_in_counters_with_nothing_left_to_say_are_swept,
     chosen_client_secrets_need_32_characters,
 );

@@ -127,11 +127,13 @@ pub async fn token(
                     return Err(Error::TooManyRequests(seconds));
                 }
                 let name = username.clone();
+                let network = crate::http::ratelimit::network(&address).to_string();
                 let result = blocking(move || {
                     st.issuer().password(
                         &client,
                         &name,
                         &password,
+                        &network,
                         form.scope.as_deref(),
                         time::now(),
                     )

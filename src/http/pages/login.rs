@@ -9,6 +9,7 @@ use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service;
+use crate::service::users::SignIn;
 use crate::storage::flows;
 
 #[derive(Template)]
@@ -110,23 +111,33 @@ pub async fn submit(
     }
     let st = state.clone();
     let (name, pass) = (username.clone(), password);
-    let user = blocking(move || service::users::authenticate(&st.db, &name, &pass)).await;
-    let user = user.inspect_err(|_| state.login_limiter.withdraw(&username, &address))?;
-    let Some(user) = user else {
-        // A wrong password: the attempt stays counted.
-        let csrf = session.csrf_token()?;
-        let name = client_name(&state, &session, flow.as_deref()).await?;
-        return render(
-            StatusCode::UNAUTHORIZED,
-            &LoginPage {
-                csrf_token: &csrf,
-                flow: flow.as_deref(),
-                client_name: name.as_deref(),
-                username: &username,
-                error: Some("The username or password is incorrect."),
-                next: safe_next(form.next.as_deref()),
-            },
-        );
+    let network = crate::http::ratelimit::network(&address).to_string();
+    let outcome =
+        blocking(move || service::users::sign_in(&st.db, &name, &pass, &network, time::now()))
+            .await;
+    let outcome = outcome.inspect_err(|_| state.login_limiter.withdraw(&username, &address))?;
+    let user = match outcome {
+        SignIn::Accepted(user) => user,
+        SignIn::Delayed(seconds) => {
+            state.login_limiter.withdraw(&username, &address);
+            return Err(Error::TooManyRequests(seconds).into());
+        }
+        SignIn::Wrong => {
+            // A wrong password: the attempt stays counted.
+            let csrf = session.csrf_token()?;
+            let name = client_name(&state, &session, flow.as_deref()).await?;
+            return render(
+                StatusCode::UNAUTHORIZED,
+                &LoginPage {
+                    csrf_token: &csrf,
+                    flow: flow.as_deref(),
+                    client_name: name.as_deref(),
+                    username: &username,
+                    error: Some("The username or password is incorrect."),
+                    next: safe_next(form.next.as_deref()),
+                },
+            );
+        }
     };
     state.login_limiter.succeeded(&username, &address);
     let now = time::now();
