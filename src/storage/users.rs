@@ -119,11 +119,21 @@ pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
     Ok(deleted)
 }
 
+/// Counts the admins within a write transaction. On PostgreSQL their rows are locked
+/// until it ends: otherwise two transactions demoting the last two admins at once would
+/// each count two and both succeed. A transaction that waited for the lock counts again
+/// those still admin. SQLite's write transactions run one at a time.
 fn admins(conn: &mut DbConnection) -> Result<i64> {
-    Ok(users::table
-        .filter(users::is_admin.eq(true))
-        .count()
-        .get_result(conn)?)
+    let admins = users::table.filter(users::is_admin.eq(true));
+    let count = match conn {
+        DbConnection::Postgres(pg) => admins
+            .select(users::id)
+            .for_update()
+            .load::<String>(pg)?
+            .len() as i64,
+        DbConnection::Sqlite(_) => admins.count().get_result(conn)?,
+    };
+    Ok(count)
 }
 
 fn last_admin(username: &str) -> crate::error::Error {

@@ -108,6 +108,46 @@ async fn is_admin(app: &TestApp, username: &str) -> bool {
         .unwrap_or(false)
 }
 
+async fn two_admins_demoting_each_other_at_once_leave_one(backend: Backend) {
+    use portcullis::service::users::{update, UserPatch};
+    let app = TestApp::spawn(backend).await;
+    app.user_token("root", true, "");
+    app.user_token("deputy", true, "");
+    let demote = |who: &str| {
+        let patch = UserPatch {
+            admin: Some(false),
+            ..Default::default()
+        };
+        update(&app.db, who, patch, portcullis::protocol::time::now())
+    };
+    for round in 0..20 {
+        let start = std::sync::Barrier::new(2);
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| {
+                start.wait();
+                demote("root")
+            });
+            let b = s.spawn(|| {
+                start.wait();
+                demote("deputy")
+            });
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(
+            a.is_ok() != b.is_ok(),
+            "round {round}: exactly one demotion goes through ({a:?}, {b:?})"
+        );
+        let (root, deputy) = (is_admin(&app, "root").await, is_admin(&app, "deputy").await);
+        assert!(root != deputy, "round {round}: one admin is left");
+        let promote = UserPatch {
+            admin: Some(true),
+            ..Default::default()
+        };
+        let demoted = if root { "deputy" } else { "root" };
+        update(&app.db, demoted, promote, portcullis::protocol::time::now()).unwrap();
+    }
+}
+
 async fn the_last_admin_stays(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.user_token("root", true, "");
@@ -370,4 +410,5 @@ on_both_backends!(
     guessable_passwords_are_refused,
     a_new_password_revokes_the_tokens_the_old_one_got,
     the_last_admin_stays,
+    two_admins_demoting_each_other_at_once_leave_one,
 );
