@@ -128,3 +128,32 @@ fn consent_challenges_stay_out_of_the_access_log() {
     assert!(logged.contains("/admin/consent-requests/…"), "{logged}");
     assert!(!logged.contains("TheChallengeItself123"), "{logged}");
 }
+
+/// Anyone can send a request head too large to read or too garbled to parse; that is
+/// the client's fault and must not fill an operator's error alerts.
+#[test]
+fn refused_request_heads_are_not_logged_as_errors() {
+    use std::io::{Read, Write};
+    let mut answers = Vec::new();
+    let logged = logged_while(|base| {
+        let address = base.trim_start_matches("http://");
+        let huge = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(200_000)
+        );
+        for head in [huge.as_str(), "GET / HTTP/1.1\r\nHost x\r\n\r\n"] {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            stream.write_all(head.as_bytes()).unwrap();
+            let mut answer = [0u8; 16];
+            stream.read_exact(&mut answer).unwrap();
+            answers.push(String::from_utf8_lossy(&answer[9..12]).into_owned());
+        }
+    });
+    assert_eq!(answers, ["431", "400"]);
+    assert!(!logged.contains("ERROR"), "{logged}");
+    assert_eq!(
+        logged.matches("refused a request before routing").count(),
+        2,
+        "still logged, at INFO: {logged}"
+    );
+}
