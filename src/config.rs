@@ -26,6 +26,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("trusted_proxies", ""),
     ("consent_remember_default", "false"),
     ("metrics_token", ""),
+    ("max_clients_per_owner", "25"),
+    ("max_logo_bytes_per_owner", "1048576"),
 ];
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ pub struct Settings {
     pub consent_remember_default: bool,
     /// When set, `/metrics` answers only requests bearing this token.
     pub metrics_token: Option<String>,
+    /// What users who are not admins may register (admins and the system are not held to it).
+    pub quotas: crate::protocol::client::Quotas,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -248,6 +252,10 @@ impl Settings {
                     ))
                 }
                 other => other,
+            },
+            quotas: crate::protocol::client::Quotas {
+                clients_per_owner: number("max_clients_per_owner")? as i64,
+                logo_bytes_per_owner: number("max_logo_bytes_per_owner")? as i64,
             },
             consent_remember_default: match get("consent_remember_default").0 {
                 "true" | "1" | "yes" => true,

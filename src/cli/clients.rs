@@ -93,7 +93,13 @@ pub fn run(db: &Db, command: ClientsCommand) -> Result<(), Error> {
                 ..Default::default()
             };
             let draft = request.validate().map_err(Error::InvalidRequest)?;
-            print_json(&clients::create(db, None, draft, time::now())?)
+            print_json(&clients::create(
+                db,
+                None,
+                &Default::default(),
+                draft,
+                time::now(),
+            )?)
         }
         ClientsCommand::List => {
             let mut all = Vec::new();

@@ -537,6 +537,24 @@ pub fn check_redirect_uri(text: &str, client_type: ClientType) -> Result<String,
     Ok(url.to_string())
 }
 
+/// What one user who is not an admin may register: without a bound, one account could
+/// fill the database and make every public card page heavy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub clients_per_owner: i64,
+    /// All the logos of her clients together.
+    pub logo_bytes_per_owner: i64,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            clients_per_owner: 25,
+            logo_bytes_per_owner: 1024 * 1024,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

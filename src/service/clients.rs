@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::Page;
 use crate::error::{Error, Result};
-use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType};
+use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType, Quotas};
 use crate::protocol::principal::{check_self_service, Principal, Role};
 use crate::protocol::secret;
 use crate::protocol::time::{to_rfc3339, Timestamp};
@@ -78,16 +78,36 @@ pub struct AppCard {
     pub updated_at: String,
 }
 
+/// A card's bounds beside its name's (200 characters at registration): a longer `url`
+/// is left out, and redirect URIs are listed while they fit in this many bytes together.
+pub const CARD_URL_BYTES: usize = 512;
+pub const CARD_REDIRECT_URI_BYTES: usize = 2048;
+
 impl AppCard {
     pub fn new(c: &Client, issuer: &str) -> Self {
         // Only an uploaded logo: a remote `logo_uri` on a page would tell its owner
         // whenever someone opens the page, and could show anyone's logo.
         let logo = c.has_logo.then(|| format!("{issuer}/apps/{}/logo", c.id));
+        // Anyone may fetch cards, many at a time: what one carries is bounded, whatever
+        // was registered.
+        let mut budget = CARD_REDIRECT_URI_BYTES;
+        let redirect_uris = c
+            .redirect_uris
+            .iter()
+            .take_while(|uri| match budget.checked_sub(uri.len()) {
+                Some(left) => {
+                    budget = left;
+                    true
+                }
+                None => false,
+            })
+            .cloned()
+            .collect();
         Self {
             client_id: c.id.clone(),
             name: c.name.clone(),
-            url: c.client_uri.clone(),
-            redirect_uris: c.redirect_uris.clone(),
+            url: c.client_uri.clone().filter(|u| u.len() <= CARD_URL_BYTES),
+            redirect_uris,
             logo,
             created_at: to_rfc3339(c.created_at),
             updated_at: to_rfc3339(c.updated_at),
@@ -113,6 +133,12 @@ fn check_access(actor: Actor<'_>, client: &Client) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Users who are not admins are held to the quotas; admins and the system are trusted
+/// to register what they need.
+fn held_to_quotas(actor: Actor<'_>) -> bool {
+    matches!(actor.map(Principal::role), Some(Role::User))
 }
 
 /// The owner a registration gets: users who are not admins always own what they register.
@@ -162,6 +188,7 @@ fn hash(secret: &Option<String>) -> Result<Option<String>> {
 pub fn create(
     db: &Db,
     actor: Actor<'_>,
+    quotas: &Quotas,
     mut draft: ClientDraft,
     now: Timestamp,
 ) -> Result<ClientView> {
@@ -178,7 +205,8 @@ pub fn create(
         secret_hash: hash(&secret)?,
         owner_id: owner_id(db, draft.owner.as_deref())?,
     };
-    store::insert(&mut *db.conn()?, &write, now)?;
+    let most_owned = held_to_quotas(actor).then_some(quotas.clients_per_owner);
+    store::insert(&mut *db.conn()?, &write, most_owned, now)?;
     Ok(ClientView::new(&get(db, None, &id)?, secret))
 }
 
@@ -285,7 +313,14 @@ pub fn sniff_image(data: &[u8]) -> Option<&'static str> {
     }
 }
 
-pub fn set_logo(db: &Db, actor: Actor<'_>, id: &str, data: &[u8], now: Timestamp) -> Result<()> {
+pub fn set_logo(
+    db: &Db,
+    actor: Actor<'_>,
+    quotas: &Quotas,
+    id: &str,
+    data: &[u8],
+    now: Timestamp,
+) -> Result<()> {
     get(db, actor, id)?;
     if data.len() > MAX_LOGO_BYTES {
         return Err(Error::PayloadTooLarge(format!(
@@ -296,7 +331,8 @@ pub fn set_logo(db: &Db, actor: Actor<'_>, id: &str, data: &[u8], now: Timestamp
     let content_type = sniff_image(data).ok_or_else(|| {
         Error::UnsupportedMediaType("the logo must be a PNG, JPEG or GIF image".into())
     })?;
-    if !store::put_logo(&mut *db.conn()?, id, content_type, data, now)? {
+    let budget = held_to_quotas(actor).then_some(quotas.logo_bytes_per_owner);
+    if !store::put_logo(&mut *db.conn()?, id, content_type, data, budget, now)? {
         return Err(Error::not_found("client", id));
     }
     Ok(())

@@ -155,18 +155,59 @@ fn from_joined((row, owner, owner_is_admin, logo): Joined) -> Result<StoredClien
     row.into_client(owner, logo.is_some())
 }
 
-pub fn insert(conn: &mut DbConnection, w: &ClientWrite<'_>, now: Timestamp) -> Result<()> {
+/// Inserts a registration. With `most_owned`, the owner may have at most that many
+/// clients: counted and inserted in one write, her user row locked on PostgreSQL, so
+/// registrations sent at once cannot all slip under the bound.
+pub fn insert(
+    conn: &mut DbConnection,
+    w: &ClientWrite<'_>,
+    most_owned: Option<i64>,
+    now: Timestamp,
+) -> Result<()> {
     let row = ClientRow::new(w, now, now)?;
-    match diesel::insert_into(clients::table)
-        .values(&row)
-        .execute(conn)
-    {
-        Ok(_) => Ok(()),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            Error::Conflict(format!("a client with id {:?} already exists", w.id)),
-        ),
-        Err(e) => Err(e.into()),
+    write(conn, |conn| {
+        if let (Some(most), Some(owner)) = (most_owned, w.owner_id.as_deref()) {
+            lock_owner(conn, owner)?;
+            let owned: i64 = clients::table
+                .filter(clients::owner_id.eq(owner))
+                .count()
+                .get_result(conn)?;
+            if owned >= most {
+                return Err(Error::Forbidden(format!(
+                    "an account may own at most {most} clients; delete one first \
+                     (an admin can raise PORTCULLIS_MAX_CLIENTS_PER_OWNER)"
+                )));
+            }
+        }
+        match diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(conn)
+        {
+            Ok(_) => Ok(()),
+            Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
+                Error::Conflict(format!("a client with id {:?} already exists", w.id)),
+            ),
+            Err(e) => Err(e.into()),
+        }
+    })
+}
+
+/// Serializes changes bounded per owner on PostgreSQL (SQLite's writes already run one
+/// at a time).
+fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        users::table
+            .find(owner_id)
+            .select(users::id)
+            .for_update()
+            .load::<String>(pg)?;
     }
+    Ok(())
+}
+
+diesel::define_sql_function! {
+    /// Bytes in a blob, on both backends.
+    fn length(data: diesel::sql_types::Binary) -> diesel::sql_types::Integer;
 }
 
 /// Replaces a registration, keeping its creation time. `secret_hash` `None` keeps the
@@ -310,17 +351,35 @@ pub fn put_logo(
     id: &str,
     content_type: &str,
     data: &[u8],
+    owner_budget: Option<i64>,
     now: Timestamp,
 ) -> Result<bool> {
     write(conn, |conn| {
-        let exists = clients::table
+        let Some(owner) = clients::table
             .find(id)
-            .select(clients::id)
-            .first::<String>(conn)
+            .select(clients::owner_id)
+            .first::<Option<String>>(conn)
             .optional()?
-            .is_some();
-        if !exists {
+        else {
             return Ok(false);
+        };
+        if let (Some(budget), Some(owner)) = (owner_budget, owner) {
+            lock_owner(conn, &owner)?;
+            let others: Vec<i32> = client_logos::table
+                .inner_join(clients::table)
+                .filter(clients::owner_id.eq(&owner))
+                .filter(client_logos::client_id.ne(id))
+                .select(length(client_logos::data))
+                .load(conn)?;
+            let used: i64 = others.iter().map(|&n| i64::from(n)).sum();
+            if used + data.len() as i64 > budget {
+                return Err(Error::PayloadTooLarge(format!(
+                    "the logos of one account's clients may take {} KiB in all, and {} KiB \
+                     are in use by her other clients",
+                    budget / 1024,
+                    (used + 1023) / 1024
+                )));
+            }
         }
         diesel::delete(client_logos::table.find(id)).execute(conn)?;
         diesel::insert_into(client_logos::table)

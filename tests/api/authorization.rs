@@ -419,8 +419,15 @@ async fn every_route_answers_every_kind_of_caller_as_its_role_allows(backend: Ba
         ] {
             app.register(json!({"client_id": id, "owner": owner, "redirect_uris": ["https://app.example/cb"]}));
         }
-        portcullis::service::clients::set_logo(&app.db, None, &format!("c-{p}"), PNG, time::now())
-            .expect("a logo");
+        portcullis::service::clients::set_logo(
+            &app.db,
+            None,
+            &Default::default(),
+            &format!("c-{p}"),
+            PNG,
+            time::now(),
+        )
+        .expect("a logo");
         app.cli_with_stdin(
             &["users", "create", &format!("u-{p}"), "--password-stdin"],
             Some("a long enough password\n"),

@@ -157,8 +157,9 @@ impl TestApp {
     pub fn register(&self, request: Value) -> (String, Option<String>) {
         let request: ClientRequest = serde_json::from_value(request).expect("valid client JSON");
         let draft = request.validate().expect("valid client");
-        let view = service::clients::create(&self.db, None, draft, time::now())
-            .expect("client registered");
+        let view =
+            service::clients::create(&self.db, None, &Default::default(), draft, time::now())
+                .expect("client registered");
         (view.client_id, view.client_secret)
     }
 

@@ -46,6 +46,7 @@ mod logos;
 mod logout;
 mod nodes;
 mod oidc;
+mod quotas;
 mod reflected;
 mod registration;
 mod service;

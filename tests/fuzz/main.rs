@@ -303,8 +303,14 @@ fn server(runtime: &tokio::runtime::Runtime) -> Server {
     let now = portcullis::protocol::time::now();
     let register = |json: serde_json::Value| {
         let request: ClientRequest = serde_json::from_value(json).expect("a request");
-        portcullis::service::clients::create(&db, None, request.validate().expect("valid"), now)
-            .expect("registered")
+        portcullis::service::clients::create(
+            &db,
+            None,
+            &Default::default(),
+            request.validate().expect("valid"),
+            now,
+        )
+        .expect("registered")
     };
     register(serde_json::json!({
         "client_id": "fuzz", "client_secret": "fuzz secret of at least 32 chars",

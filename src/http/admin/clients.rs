@@ -82,8 +82,16 @@ pub async fn create(
         .into_inner()
         .validate()
         .map_err(Error::InvalidRequest)?;
-    let view =
-        blocking(move || clients::create(&state.db, Some(&principal), draft, time::now())).await?;
+    let view = blocking(move || {
+        clients::create(
+            &state.db,
+            Some(&principal),
+            &state.settings.quotas,
+            draft,
+            time::now(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,
@@ -223,8 +231,17 @@ pub async fn put_logo(
 ) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:write")?;
     let data = read_logo(&req, payload).await?;
-    blocking(move || clients::set_logo(&state.db, Some(&principal), &id, &data, time::now()))
-        .await?;
+    blocking(move || {
+        clients::set_logo(
+            &state.db,
+            Some(&principal),
+            &state.settings.quotas,
+            &id,
+            &data,
+            time::now(),
+        )
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -28,7 +28,10 @@ pub struct CardsQuery {
     ids: Option<String>,
 }
 
-/// The public cards of several apps.
+/// The most `GET /apps` answers with, in bytes.
+const MAX_CARDS_BYTES: usize = 64 * 1024;
+
+/// The public cards of several apps (64 KiB of them at most).
 #[utoipa::path(
     tag = "apps",
     params(CardsQuery),
@@ -53,7 +56,17 @@ pub async fn cards(state: State, query: web::Query<CardsQuery>) -> Result<HttpRe
         .iter()
         .map(|c| AppCard::new(c, &state.settings.issuer))
         .collect();
-    Ok(HttpResponse::Ok().json(cards))
+    let body = serde_json::to_vec(&cards).map_err(Error::internal)?;
+    // A short request must not buy a long answer.
+    if body.len() > MAX_CARDS_BYTES {
+        return Err(Error::InvalidRequest(format!(
+            "these cards together exceed {} KiB; ask for fewer ids at once",
+            MAX_CARDS_BYTES / 1024
+        )));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 /// The app's uploaded logo.
