@@ -26,6 +26,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("trusted_proxies", ""),
     ("consent_remember_default", "false"),
     ("metrics_token", ""),
+    ("access_token_audience", ""),
     ("max_clients_per_owner", "25"),
     ("max_logo_bytes_per_owner", "1048576"),
 ];
@@ -63,6 +64,9 @@ pub struct Settings {
     pub consent_remember_default: bool,
     /// When set, `/metrics` answers only requests bearing this token.
     pub metrics_token: Option<String>,
+    /// The `aud` of JWT access tokens: the resource servers they are for. Empty: the
+    /// issuer (see [`Settings::audience`]).
+    pub access_token_audience: Vec<String>,
     /// What users who are not admins may register (admins and the system are not held to it).
     pub quotas: crate::protocol::client::Quotas,
 }
@@ -76,6 +80,16 @@ pub struct ConfigError {
 }
 
 impl Settings {
+    /// The `aud` of JWT access tokens: the configured resource servers, or else the
+    /// issuer (whose userinfo endpoint takes them).
+    pub fn audience(&self) -> &[String] {
+        if self.access_token_audience.is_empty() {
+            std::slice::from_ref(&self.issuer)
+        } else {
+            &self.access_token_audience
+        }
+    }
+
     /// How long a token signed now may still be presented back to this server: keys
     /// stay published, and hints verifiable, for this long after retirement.
     pub fn max_token_ttl(&self) -> std::time::Duration {
@@ -218,6 +232,8 @@ impl Settings {
                 .parse::<u32>()
                 .map_err(|_| fail(key, format!("{:?} is not a whole number", get(key).0)))
         };
+        let access_token_audience = parse_audience(get("access_token_audience").0)
+            .map_err(|m| fail("access_token_audience", m))?;
         Ok(Settings {
             database_url,
             bind,
@@ -253,6 +269,7 @@ impl Settings {
                 }
                 other => other,
             },
+            access_token_audience,
             quotas: crate::protocol::client::Quotas {
                 clients_per_owner: number("max_clients_per_owner")? as i64,
                 logo_bytes_per_owner: number("max_logo_bytes_per_owner")? as i64,
@@ -269,6 +286,19 @@ impl Settings {
             },
         })
     }
+}
+
+/// Absolute URIs without a fragment (RFC 8707 §2), separated by commas or spaces.
+fn parse_audience(text: &str) -> Result<Vec<String>, String> {
+    let audience: Vec<String> = text
+        .split([',', ' '])
+        .filter(|t| !t.is_empty())
+        .map(|t| match url::Url::parse(t) {
+            Ok(u) if u.fragment().is_none() => Ok(t.to_owned()),
+            _ => Err(format!("{t:?} is not an absolute URI without a fragment")),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(audience)
 }
 
 /// Address ranges separated by commas or spaces: `10.0.0.0/8, 192.168.1.7, fd00::/8`.

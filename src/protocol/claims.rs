@@ -2,11 +2,12 @@
 //! claims each scope releases (§5.4).
 
 use chrono::{TimeZone, Utc};
-use openidconnect::core::{CoreGenderClaim, CoreIdToken, CoreIdTokenClaims};
+use openidconnect::core::{CoreGenderClaim, CoreIdTokenClaims};
 use openidconnect::{
-    AccessToken, AddressClaim, Audience, AuthenticationMethodReference, EmptyAdditionalClaims,
-    EndUserEmail, EndUserName, EndUserPhoneNumber, EndUserUsername, FormattedAddress, IssuerUrl,
-    LocalizedClaim, Nonce, StandardClaims, SubjectIdentifier,
+    AccessToken, AccessTokenHash, AddressClaim, Audience, AuthenticationMethodReference,
+    EmptyAdditionalClaims, EndUserEmail, EndUserName, EndUserPhoneNumber, EndUserUsername,
+    FormattedAddress, IssuerUrl, LocalizedClaim, Nonce, PrivateSigningKey, StandardClaims,
+    SubjectIdentifier,
 };
 use serde_json::{json, Map, Value};
 
@@ -118,14 +119,32 @@ pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, St
     .set_auth_time(Some(datetime(input.auth_time)))
     .set_nonce(input.nonce.map(|n| Nonce::new(n.to_owned())))
     .set_auth_method_refs(Some(vec![AuthenticationMethodReference::new("pwd".into())]));
-    let access_token = input.access_token.map(|t| AccessToken::new(t.to_owned()));
-    CoreIdToken::new(claims, key, key.alg.jws(), access_token.as_ref(), None)
-        .map(|t| t.to_string())
-        .map_err(|e| e.to_string())
+    let claims = match input.access_token {
+        Some(token) => {
+            let hash = AccessTokenHash::from_token(
+                &AccessToken::new(token.to_owned()),
+                &key.alg.jws(),
+                &key.as_verification_key(),
+            )
+            .map_err(|e| e.to_string())?;
+            claims.set_access_token_hash(Some(hash))
+        }
+        None => claims,
+    };
+    // Signed here rather than by the openidconnect crate, which leaves `typ` out: an ID
+    // token says `JWT` and a JWT access token `at+jwt`, so neither passes for the other.
+    let claims = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
+    key.sign_jwt(ID_TOKEN_TYPE, &claims)
 }
+
+/// The `typ` of ID tokens (RFC 7519 §5.1; RFC 9068 §2.1 asks the two kinds be told apart).
+pub const ID_TOKEN_TYPE: &str = "JWT";
 
 pub struct AccessTokenJwt<'a> {
     pub issuer: &'a str,
+    /// The resource servers the token is for (RFC 9068 §3): never the client, so that an
+    /// access token cannot pass for an ID token, whose audience is the client.
+    pub audience: &'a [String],
     pub client_id: &'a str,
     pub subject: &'a str,
     pub scope: &'a str,
@@ -139,7 +158,10 @@ pub fn access_token_jwt(key: &SigningKey, input: &AccessTokenJwt<'_>) -> Result<
     let mut claims = json!({
         "iss": input.issuer,
         "sub": input.subject,
-        "aud": input.client_id,
+        "aud": match input.audience {
+            [one] => json!(one),
+            several => json!(several),
+        },
         "client_id": input.client_id,
         "iat": input.now,
         "exp": input.now + input.ttl_secs,
@@ -192,7 +214,17 @@ mod tests {
                 },
             )
             .unwrap();
-            let parsed: CoreIdToken = token.parse().unwrap();
+            let header: Value = serde_json::from_slice(
+                &base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    token.split('.').next().unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(header["typ"], "JWT");
+            assert_eq!(header["kid"], "kid-1");
+            let parsed: openidconnect::core::CoreIdToken = token.parse().unwrap();
             let jwks = CoreJsonWebKeySet::new(vec![key.as_verification_key()]);
             let verifier = CoreIdTokenVerifier::new_public_client(
                 ClientId::new("rp".into()),

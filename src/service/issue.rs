@@ -84,6 +84,7 @@ impl Issuer<'_> {
                 signing_key,
                 &AccessTokenJwt {
                     issuer: &s.issuer,
+                    audience: s.audience(),
                     client_id: &what.client.id,
                     subject: &what.user.id,
                     scope: &scope_text,

@@ -510,6 +510,98 @@ async fn id_token_hints_must_be_id_tokens(backend: Backend) {
     assert!(Landing::param(&landing, "code").is_some(), "{landing}");
 }
 
+/// The header and claims of a compact JWS, and whether the server's JWKS verifies it.
+async fn read_jws(app: &TestApp, token: &str) -> (Value, Value, bool) {
+    use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
+    use openidconnect::JsonWebKey;
+    let parts: Vec<&str> = token.split('.').collect();
+    let decode =
+        |part: &str| -> Value { serde_json::from_slice(&crate::oidc::base64_url(part)).unwrap() };
+    let (header, claims) = (decode(parts[0]), decode(parts[1]));
+    let jwks = json(
+        app.http
+            .get(app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let verified = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kid"] == header["kid"])
+        .filter_map(|k| serde_json::from_value::<CoreJsonWebKey>(k.clone()).ok())
+        .any(|key| {
+            key.verify_signature(
+                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                format!("{}.{}", parts[0], parts[1]).as_bytes(),
+                &crate::oidc::base64_url(parts[2]),
+            )
+            .is_ok()
+        });
+    (header, claims, verified)
+}
+
+async fn access_tokens_and_id_tokens_cannot_pass_for_each_other(backend: Backend) {
+    const SECRET: &str = "jwt app secret of at least 32 characters";
+    let api = "https://api.example/orders";
+    for (settings, audience) in [
+        (vec![("PORTCULLIS_ACCESS_TOKEN_AUDIENCE", api)], json!(api)),
+        (vec![], Value::Null),
+    ] {
+        let f = fixture_with(backend, &settings).await;
+        let audience = if audience.is_null() {
+            json!(f.app.base)
+        } else {
+            audience
+        };
+        f.app.register(json!({ "client_id": "jwt-app", "client_secret": SECRET, "redirect_uris": [CALLBACK], "scope": "openid profile", "access_token_format": "jwt" }));
+        let rp = relying_party(&f.app, "jwt-app", Some(SECRET)).await;
+        let (token, nonce) = exchange_with(&f.app, &rp, &f.browser, &["profile"]).await;
+        let id_token = openidconnect::TokenResponse::id_token(&token).unwrap();
+        id_token
+            .claims(&rp.id_token_verifier(), &nonce)
+            .expect("the relying-party library takes the ID token");
+        let (header, claims, verified) = read_jws(&f.app, &id_token.to_string()).await;
+        assert_eq!(header["typ"], "JWT", "ID tokens say what they are");
+        assert_eq!(claims["aud"], json!(["jwt-app"]));
+        assert!(verified);
+
+        let access = token.access_token().secret().clone();
+        let (header, claims, verified) = read_jws(&f.app, &access).await;
+        assert!(verified, "resource servers verify it with the JWKS");
+        assert_eq!(header["typ"], "at+jwt");
+        assert_eq!(
+            claims["aud"], audience,
+            "for the resource server, not the client"
+        );
+        assert_eq!(claims["client_id"], "jwt-app");
+        let as_id_token: Result<openidconnect::core::CoreIdToken, _> = access.parse();
+        if let Ok(forged) = as_id_token {
+            assert!(
+                forged.claims(&rp.id_token_verifier(), &nonce).is_err(),
+                "an access token does not pass for an ID token"
+            );
+        }
+    }
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .arg("serve")
+        .env(
+            "PORTCULLIS_ACCESS_TOKEN_AUDIENCE",
+            "https://api.example/#frag",
+        )
+        .env("PORTCULLIS_DATABASE_URL", "sqlite://never-opened.db")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("access_token_audience"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
 async fn public_clients_cannot_introspect(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.register(json!({"client_id": "spa", "client_type": "public", "redirect_uris": [CALLBACK]}));
@@ -850,6 +942,7 @@ on_both_backends!(
     shortcut_codes_are_bound_to_pkce_and_nonce,
     refresh_reuse_after_the_successor_was_used_revokes_the_family,
     id_token_hints_must_be_id_tokens,
+    access_tokens_and_id_tokens_cannot_pass_for_each_other,
     public_clients_cannot_introspect,
     deleting_a_user_deletes_the_clients_she_owns,
     unknown_methods_share_one_metrics_label,
