@@ -65,6 +65,13 @@ enum KeysCommand {
         #[arg(long, value_name = "ALG")]
         alg: Option<String>,
     },
+    /// Revoke a compromised signing key at once: it leaves the JWKS and is no longer
+    /// accepted in id_token_hint, on every node; its private part is erased. Tokens it
+    /// signed stop verifying. A revoked current key is replaced by the next one.
+    Revoke {
+        /// The key's kid, as `keys list` shows it.
+        kid: String,
+    },
     /// Re-seal the stored secrets (cookie key, private signing keys) under a new master
     /// key. With a key file, the new key replaces it; with PORTCULLIS_MASTER_KEY, the new
     /// key is printed once, to be set on every node. Restart running servers afterwards.
@@ -197,6 +204,20 @@ fn keys(settings: &Settings, db: &Db, command: KeysCommand) -> Result<(), Error>
                 .transpose()?;
             keys::ensure(db, time::now())?;
             keys::rotate(db, alg, time::now())?;
+            print_json(&keys::list(db)?)
+        }
+        KeysCommand::Revoke { kid } => {
+            keys::ensure(db, time::now())?;
+            let was = keys::revoke(db, &kid, time::now())?;
+            if was == crate::storage::keys::REVOKED {
+                eprintln!("{kid} was already revoked");
+            } else {
+                eprintln!(
+                    "revoked {kid} (was {was}); it is out of the JWKS now, and nodes stop \
+                     signing with it within {} seconds",
+                    keys::SIGNER_CACHE.as_secs()
+                );
+            }
             print_json(&keys::list(db)?)
         }
     }

@@ -62,6 +62,22 @@ pub fn rotate(db: &Db, alg: Option<Algorithm>, now: Timestamp) -> Result<()> {
     store::rotate(&mut conn, now, &|state| new_row(db, alg, state, now))
 }
 
+/// Takes a key out of use at once: out of the JWKS and no longer accepted in an
+/// `id_token_hint`, on every node (they read the published keys from the database); a
+/// node that cached it as its signer stops signing with it within [`SIGNER_CACHE`].
+/// Tokens it signed no longer verify.
+pub fn revoke(db: &Db, kid: &str, now: Timestamp) -> Result<String> {
+    let mut conn = db.conn()?;
+    let existing = store::all(&mut conn)?;
+    let alg = existing
+        .iter()
+        .find(|k| k.kid == kid)
+        .and_then(|k| Algorithm::parse(&k.alg))
+        .unwrap_or(Algorithm::Rs256);
+    store::revoke(&mut conn, kid, now, &|state| new_row(db, alg, state, now))?
+        .ok_or_else(|| Error::not_found("signing key", kid))
+}
+
 /// A key as `keys list` shows it: never the private part.
 #[derive(Debug, Serialize)]
 pub struct KeyView {

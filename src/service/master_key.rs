@@ -198,7 +198,8 @@ fn seal_in_place(conn: &mut DbConnection, key: &MasterKey) -> Result<()> {
             }
         }
         for row in key_store::all(conn)? {
-            if !sealing::is_sealed(&row.private_key) {
+            // A revoked key has no private part left to seal.
+            if !row.private_key.is_empty() && !sealing::is_sealed(&row.private_key) {
                 let sealed = key
                     .seal(&signing_key_purpose(&row.kid), row.private_key.as_bytes())
                     .map_err(Error::internal_msg)?;
@@ -275,7 +276,10 @@ pub fn rotate(settings: &Settings, db: &Db) -> Result<Rotated> {
         if let Some(cookie) = stored::get(conn, COOKIE_KEY)? {
             stored::put(conn, COOKIE_KEY, &reseal(COOKIE_KEY, &cookie)?)?;
         }
-        for row in key_store::all(conn)? {
+        for row in key_store::all(conn)?
+            .into_iter()
+            .filter(|row| !row.private_key.is_empty())
+        {
             let sealed = reseal(&signing_key_purpose(&row.kid), &row.private_key)?;
             key_store::set_private_key(conn, &row.kid, &sealed)?;
         }

@@ -30,9 +30,14 @@ impl std::fmt::Debug for KeyRow {
     }
 }
 
-/// Every key still worth publishing: not retired, or retired after `retired_after`.
+/// A key taken out of use at once (`portcullis keys revoke`); its private part is gone.
+pub const REVOKED: &str = "revoked";
+
+/// Every key still worth publishing: not revoked, and not retired or retired after
+/// `retired_after`.
 pub fn published(conn: &mut DbConnection, retired_after: Timestamp) -> Result<Vec<KeyRow>> {
     Ok(signing_keys::table
+        .filter(signing_keys::state.ne(REVOKED))
         .filter(
             signing_keys::retired_at
                 .is_null()
@@ -107,6 +112,50 @@ pub fn rotate(
         }
         insert(conn, &make("next")?)?;
         Ok(())
+    })
+}
+
+/// Revokes a key in one write: it is no longer published or accepted, and its private
+/// part is erased. A revoked current key is replaced by the next one, a revoked next key
+/// by a new one (from `make`), so that there is always a current and a next key. Returns
+/// the key's state before, or `None` if there is no such key.
+pub fn revoke(
+    conn: &mut DbConnection,
+    kid: &str,
+    now: Timestamp,
+    make: &dyn Fn(&str) -> Result<KeyRow>,
+) -> Result<Option<String>> {
+    write(conn, |conn| {
+        let Some(state) = signing_keys::table
+            .find(kid)
+            .select(signing_keys::state)
+            .first::<String>(conn)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        if state == REVOKED {
+            return Ok(Some(state));
+        }
+        diesel::update(signing_keys::table.find(kid))
+            .set((
+                signing_keys::state.eq(REVOKED),
+                signing_keys::retired_at.eq(now),
+                signing_keys::private_key.eq(""),
+            ))
+            .execute(conn)?;
+        if state == "current" {
+            diesel::update(signing_keys::table.filter(signing_keys::state.eq("next")))
+                .set((
+                    signing_keys::state.eq("current"),
+                    signing_keys::activated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        if state == "current" || state == "next" {
+            insert(conn, &make("next")?)?;
+        }
+        Ok(Some(state))
     })
 }
 

@@ -343,9 +343,116 @@ async fn a_key_rotation_is_published_by_every_node_before_use(backend: Backend) 
     }
 }
 
+/// What `/oauth2/auth` at `base` says to `prompt=none` with `hint`, for a browser with no
+/// session: `login_required` when the hint is accepted.
+async fn silent_error_with_hint(app: &TestApp, base: &str, hint: &str) -> Option<String> {
+    let url = format!(
+        "{base}/oauth2/auth?client_id=rp&response_type=code&scope=openid&state=s\
+         &redirect_uri={}&prompt=none&id_token_hint={hint}",
+        crate::oidc::urlencode(crate::oidc::CALLBACK)
+    );
+    let r = app.http.get(url).send().await.expect("an answer");
+    let location = r.headers().get("location")?.to_str().ok()?;
+    Landing::param(&url::Url::parse(location).ok()?, "error")
+}
+
+async fn a_revoked_key_leaves_every_node_at_once(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(serde_json::json!({
+        "client_id": "pw",
+        "client_secret": "pw secret of at least 32 characters",
+        "grant_types": ["password"],
+        "scope": "openid",
+    }));
+    // One issuer behind two nodes, as behind a load balancer.
+    let node = Node::start_with(
+        &f.app,
+        &[
+            ("PORTCULLIS_WORKERS", "1"),
+            ("PORTCULLIS_DB_POOL_SIZE", "2"),
+            ("PORTCULLIS_ISSUER", &f.app.base),
+        ],
+    )
+    .await;
+    let bases = [f.app.base.clone(), node.base.clone()];
+    let (token, _) = sign_in_and_exchange(&f, &[]).await;
+    let hint = openidconnect::TokenResponse::id_token(&token)
+        .expect("an ID token")
+        .to_string();
+    let jwks = jwks_at(&f.app, &bases[0]).await;
+    let (compromised, verified) = id_token_kid(&f.app, &bases[1], &jwks).await;
+    assert!(verified);
+    for base in &bases {
+        assert_eq!(
+            silent_error_with_hint(&f.app, base, &hint).await.as_deref(),
+            Some("login_required"),
+            "the hint is taken before"
+        );
+    }
+
+    let out = f.app.cli(&["keys", "revoke", &compromised]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("revoked"), "{said}");
+    let revoked_at = Instant::now();
+    for base in &bases {
+        assert!(
+            !kids(&jwks_at(&f.app, base).await).contains(&compromised),
+            "{base} no longer publishes it"
+        );
+        assert_eq!(
+            silent_error_with_hint(&f.app, base, &hint).await.as_deref(),
+            Some("invalid_request"),
+            "{base} no longer takes a hint it signed"
+        );
+    }
+    // Nodes cached it as their signer; within the signer bound they sign with the
+    // promoted key, which every node publishes.
+    for base in &bases {
+        within(
+            revoked_at,
+            SIGNER_CACHE + Duration::from_secs(3),
+            || async {
+                let jwks = jwks_at(&f.app, base).await;
+                let (kid, verified) = id_token_kid(&f.app, base, &jwks).await;
+                kid != compromised && verified
+            },
+        )
+        .await;
+    }
+
+    let listed: serde_json::Value =
+        serde_json::from_slice(&f.app.cli(&["keys", "list"]).stdout).expect("JSON");
+    let states: Vec<(&str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["state"].as_str().unwrap()))
+        .collect();
+    assert!(
+        states.contains(&(compromised.as_str(), "revoked")),
+        "{states:?}"
+    );
+    assert_eq!(states.iter().filter(|(_, s)| *s == "current").count(), 1);
+    assert_eq!(states.iter().filter(|(_, s)| *s == "next").count(), 1);
+    let again = f.app.cli(&["keys", "revoke", &compromised]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already revoked"));
+    let unknown = f.app.cli(&["keys", "revoke", "no-such-kid"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));
+    let rotated = f.app.cli(&["keys", "rotate-master"]);
+    assert!(
+        rotated.status.success(),
+        "a revoked key has nothing to re-seal: {}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+}
+
 on_both_backends!(
     a_revoked_consent_is_honoured_at_once_here_and_within_the_bound_elsewhere,
     a_key_rotation_is_published_by_every_node_before_use,
+    a_revoked_key_leaves_every_node_at_once,
     tokens_issued_concurrently_on_one_node_are_active_on_another,
     a_revocation_is_honoured_at_once_here_and_within_the_bound_elsewhere,
     a_deleted_client_is_refused_at_once_here_and_within_the_bound_elsewhere,
