@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::protocol::secret::Secret;
+
 /// Every setting, with the name used in the TOML file (the environment variable is
 /// `PORTCULLIS_` followed by the upper-cased name).
 pub const KEYS: &[(&str, &str)] = &[
@@ -33,11 +35,12 @@ pub const KEYS: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub database_url: String,
+    /// May hold the database password.
+    pub database_url: Secret<String>,
     pub bind: String,
     /// Without a trailing slash.
     pub issuer: String,
-    pub cookie_key: Option<Vec<u8>>,
+    pub cookie_key: Option<Secret<Vec<u8>>>,
     /// The key that seals the cookie key and the signing keys at rest, when given
     /// directly (`PORTCULLIS_MASTER_KEY`).
     pub master_key: Option<crate::protocol::sealing::MasterKey>,
@@ -63,7 +66,7 @@ pub struct Settings {
     /// default: a decision that lasts should be one the person chose to make last.
     pub consent_remember_default: bool,
     /// When set, `/metrics` answers only requests bearing this token.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret<String>>,
     /// The `aud` of JWT access tokens: the resource servers they are for. Empty: the
     /// issuer (see [`Settings::audience`]).
     pub access_token_audience: Vec<String>,
@@ -235,10 +238,10 @@ impl Settings {
         let access_token_audience = parse_audience(get("access_token_audience").0)
             .map_err(|m| fail("access_token_audience", m))?;
         Ok(Settings {
-            database_url,
+            database_url: Secret::new(database_url),
             bind,
             issuer,
-            cookie_key,
+            cookie_key: cookie_key.map(Secret::new),
             master_key,
             master_key_file,
             consent_url,
@@ -267,7 +270,7 @@ impl Settings {
                         "must be at least 16 characters".into(),
                     ))
                 }
-                other => other,
+                other => other.map(Secret::new),
             },
             access_token_audience,
             quotas: crate::protocol::client::Quotas {
@@ -347,9 +350,32 @@ mod tests {
     }
 
     #[test]
+    fn settings_print_without_their_secrets() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                (
+                    "PORTCULLIS_DATABASE_URL",
+                    "postgres://app:S3CRET-pw@db/portcullis",
+                ),
+                ("PORTCULLIS_COOKIE_KEY", &"ab".repeat(64)),
+                ("PORTCULLIS_METRICS_TOKEN", "S3CRET-metrics-token"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("S3CRET"), "{printed}");
+        assert!(!printed.contains("171, 171"), "{printed}");
+        assert!(
+            printed.contains("127.0.0.1:8080"),
+            "the rest still prints: {printed}"
+        );
+    }
+
+    #[test]
     fn defaults_match_the_contract() {
         let s = Settings::load_from(None, env(&[])).unwrap();
-        assert_eq!(s.database_url, "sqlite://portcullis.db");
+        assert_eq!(s.database_url.expose_str(), "sqlite://portcullis.db");
         assert_eq!(s.bind, "127.0.0.1:8080");
         assert_eq!(s.issuer, "http://127.0.0.1:8080");
         assert_eq!(s.access_token_ttl, Duration::from_secs(3600));

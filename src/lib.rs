@@ -6,6 +6,9 @@
 //! - [`http`]: thin actix-web handlers grouped by audience;
 //! - [`cli`]: the `portcullis` command line.
 
+// A request must never be able to panic the server; failures are values.
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod cli;
 pub mod config;
 pub mod error;

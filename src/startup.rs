@@ -180,14 +180,14 @@ async fn prepare(settings: Settings) -> anyhow::Result<AppState> {
     let settings = Arc::new(settings);
     let s = settings.clone();
     let (db, cookie_key) = web::block(move || -> Result<(Db, Vec<u8>), Error> {
-        let db = Db::connect(&s.database_url, s.db_pool_size)?;
+        let db = Db::connect(s.database_url.expose_str(), s.db_pool_size)?;
         let applied = db.migrate()?;
         if !applied.is_empty() {
             tracing::info!(count = applied.len(), "applied database migrations");
         }
         crate::service::master_key::unlock(&s, &db)?;
         let cookie_key = match &s.cookie_key {
-            Some(key) => key.clone(),
+            Some(key) => key.expose().clone(),
             None => {
                 use crate::service::master_key::{self, COOKIE_KEY};
                 let fresh = master_key::seal(

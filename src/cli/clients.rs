@@ -3,6 +3,7 @@ use clap::{Subcommand, ValueEnum};
 use super::print_json;
 use crate::error::Error;
 use crate::protocol::client::ClientRequest;
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::clients::{self, ClientView};
 use crate::service::Page;
@@ -26,7 +27,7 @@ pub enum ClientsCommand {
         id: Option<String>,
         /// Secret to use instead of a generated one.
         #[arg(long)]
-        secret: Option<String>,
+        secret: Option<Secret<String>>,
         /// A public client (browser or native app): no secret, PKCE required.
         #[arg(long)]
         public: bool,

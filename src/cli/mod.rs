@@ -131,7 +131,7 @@ fn serve(settings: Settings) -> ExitCode {
     let outcome = system.block_on(async move {
         let bind = settings.bind.clone();
         let issuer = settings.issuer.clone();
-        let database = crate::storage::Backend::from_url(&settings.database_url)
+        let database = crate::storage::Backend::from_url(settings.database_url.expose_str())
             .0
             .name();
         let app = crate::startup::Application::build(settings).await?;
@@ -162,13 +162,13 @@ fn message(e: &Error) -> String {
 /// Opens the database and brings its schema up to date, so that commands work on a
 /// fresh database too.
 fn open(settings: &Settings) -> Result<Db, Error> {
-    let db = Db::connect(&settings.database_url, 2)?;
+    let db = Db::connect(settings.database_url.expose_str(), 2)?;
     db.migrate()?;
     Ok(db)
 }
 
 fn migrate(settings: &Settings) -> Result<(), Error> {
-    let db = Db::connect(&settings.database_url, 1)?;
+    let db = Db::connect(settings.database_url.expose_str(), 1)?;
     let applied = db.migrate()?;
     print_json(&serde_json::json!({ "applied": applied }))
 }
@@ -209,7 +209,7 @@ fn keys(settings: &Settings, db: &Db, command: KeysCommand) -> Result<(), Error>
         KeysCommand::Revoke { kid } => {
             keys::ensure(db, time::now())?;
             let was = keys::revoke(db, &kid, time::now())?;
-            if was == crate::storage::keys::REVOKED {
+            if was == keys::REVOKED {
                 eprintln!("{kid} was already revoked");
             } else {
                 eprintln!(

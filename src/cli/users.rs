@@ -2,6 +2,7 @@ use clap::{ArgGroup, Subcommand};
 
 use super::{print_json, read_password_stdin};
 use crate::error::Error;
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::users::{self, NewUser};
 use crate::service::Page;
@@ -26,7 +27,7 @@ pub enum UsersCommand {
         password_stdin: bool,
         /// The password (visible in the process list; prefer --password-stdin).
         #[arg(long, value_name = "P")]
-        password: Option<String>,
+        password: Option<Secret<String>>,
     },
     /// List users as a JSON array.
     List,
@@ -55,7 +56,7 @@ pub fn run(db: &Db, command: UsersCommand) -> Result<(), Error> {
         } => {
             let password = match (password, password_stdin) {
                 (Some(p), _) => p,
-                (None, _) => read_password_stdin()?,
+                (None, _) => Secret::new(read_password_stdin()?),
             };
             let user = NewUser {
                 username,

@@ -159,5 +159,15 @@ mod tests {
         let response = err.error_response();
         assert_eq!(response.status(), 500);
         assert_eq!(err.code(), "server_error");
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(response.into_body()))
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "server_error");
+        let text = body.to_string();
+        assert!(
+            !text.contains("SELECT") && !text.contains("secret"),
+            "{text}"
+        );
     }
 }

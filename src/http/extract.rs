@@ -93,12 +93,13 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> R
 
 /// For `#[serde(deserialize_with)]` on the fields of protocol forms: a parameter sent
 /// without a value counts as omitted (RFC 6749 §3.1).
-pub fn empty_as_none<'de, D>(d: D) -> Result<Option<String>, D::Error>
+pub fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
+    T: From<String>,
 {
     let value: Option<String> = serde::Deserialize::deserialize(d)?;
-    Ok(value.filter(|v| !v.is_empty()))
+    Ok(value.filter(|v| !v.is_empty()).map(T::from))
 }
 
 /// The raw `Authorization` header, if it is valid text.

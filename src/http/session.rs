@@ -17,7 +17,8 @@ use subtle::ConstantTimeEq;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::http::{blocking, State};
-use crate::protocol::{secret, time};
+use crate::protocol::secret::{self, Secret};
+use crate::protocol::time;
 use crate::service;
 use crate::service::authorize::{Browser, SessionUser};
 
@@ -127,9 +128,9 @@ impl TypedSession {
     }
 
     /// Compares a submitted CSRF token with the session's, in constant time.
-    pub fn check_csrf(&self, submitted: Option<&str>) -> Result<()> {
+    pub fn check_csrf(&self, submitted: Option<&Secret<String>>) -> Result<()> {
         let expected = self.0.get::<String>(CSRF).map_err(session_error)?;
-        match (expected, submitted) {
+        match (expected, submitted.map(Secret::expose_str)) {
             (Some(expected), Some(submitted)) if bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) => Ok(()),
             _ => Err(Error::Forbidden("the form has expired or did not come from this site; reload the page and try again".into())),
         }

@@ -165,7 +165,7 @@ pub fn access_token_jwt(key: &SigningKey, input: &AccessTokenJwt<'_>) -> Result<
         "client_id": input.client_id,
         "iat": input.now,
         "exp": input.now + input.ttl_secs,
-        "jti": uuid::Uuid::new_v4().to_string(),
+        "jti": super::secret::new_id(),
         "scope": input.scope,
     });
     if let Some(auth_time) = input.auth_time {
@@ -197,7 +197,7 @@ mod tests {
     fn id_tokens_verify_for_every_algorithm() {
         for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
             let key = SigningKey::load("kid-1", alg, &generate(alg).unwrap()).unwrap();
-            let now = chrono::Utc::now().timestamp();
+            let now = crate::protocol::time::now();
             let scope = ScopeSet::parse("openid email").unwrap();
             let token = id_token(
                 &key,

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use url::Url;
 
 use super::scope::ScopeSet;
-use super::secret::MIN_CLIENT_SECRET_LEN;
+use super::secret::{Secret, MIN_CLIENT_SECRET_LEN};
 use super::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,7 +156,8 @@ impl Client {
 pub struct ClientRequest {
     pub client_id: Option<String>,
     /// Generated when absent for a confidential client; returned once.
-    pub client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<Secret<String>>,
     pub client_name: Option<String>,
     pub description: Option<String>,
     pub client_uri: Option<String>,
@@ -187,7 +188,7 @@ pub struct ClientRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientDraft {
     pub id: Option<String>,
-    pub secret: Option<String>,
+    pub secret: Option<Secret<String>>,
     pub name: String,
     pub description: String,
     pub client_uri: Option<String>,
@@ -320,14 +321,16 @@ impl ClientRequest {
                 return Err("client_secret: a public client has no secret".into())
             }
             (ClientType::Public, None) => None,
-            (ClientType::Confidential, Some(s)) if s.chars().count() < MIN_CLIENT_SECRET_LEN => {
+            (ClientType::Confidential, Some(s))
+                if s.expose().chars().count() < MIN_CLIENT_SECRET_LEN =>
+            {
                 return Err(format!(
                     "client_secret must be at least {MIN_CLIENT_SECRET_LEN} characters"
                 ))
             }
-            (ClientType::Confidential, s) => {
-                s.map(|s| bounded("client_secret", s, 512)).transpose()?
-            }
+            (ClientType::Confidential, s) => s
+                .map(|s| bounded("client_secret", s.into_exposed(), 512).map(Secret::new))
+                .transpose()?,
         };
         if client_type == ClientType::Public && grant_types.contains(&GrantType::ClientCredentials)
         {

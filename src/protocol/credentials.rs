@@ -4,15 +4,22 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::error::OAuthError;
+use super::secret::Secret;
 
 /// How a client presented its credentials at the token, introspection or revocation
 /// endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientCredentials {
     /// `Authorization: Basic` with the form-encoded id and secret.
-    Basic { client_id: String, secret: String },
+    Basic {
+        client_id: String,
+        secret: Secret<String>,
+    },
     /// `client_id` and `client_secret` in the request body.
-    Post { client_id: String, secret: String },
+    Post {
+        client_id: String,
+        secret: Secret<String>,
+    },
     /// Only a `client_id` in the body: a public client.
     None { client_id: String },
 }
@@ -64,11 +71,14 @@ impl ClientCredentials {
                         "client_id in the body differs from the authenticated client",
                     ));
                 }
-                Ok(Some(Self::Basic { client_id, secret }))
+                Ok(Some(Self::Basic {
+                    client_id,
+                    secret: Secret::new(secret),
+                }))
             }
             (None, Some(client_id), Some(secret)) => Ok(Some(Self::Post {
                 client_id: client_id.to_owned(),
-                secret: secret.to_owned(),
+                secret: Secret::new(secret.to_owned()),
             })),
             (None, None, Some(_)) => Err(OAuthError::invalid_request(
                 "client_secret was sent without client_id",

@@ -8,7 +8,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use openidconnect::core::{CoreJsonCurveType, CoreJsonWebKey, CoreJwsSigningAlgorithm};
 use openidconnect::{JsonWebKeyId, PrivateSigningKey, SigningError};
-use rand::RngCore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -72,15 +71,15 @@ pub fn generate(alg: Algorithm) -> Result<String, String> {
     match alg {
         Algorithm::Rs256 => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
-            let key =
-                rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| e.to_string())?;
+            let key = rsa::RsaPrivateKey::new(&mut super::secret::os_rng(), 2048)
+                .map_err(|e| e.to_string())?;
             key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
                 .map(|pem| pem.to_string())
                 .map_err(|e| e.to_string())
         }
         Algorithm::Es256 => loop {
             let mut bytes = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            super::secret::fill_random(&mut bytes);
             // A random 32-byte string is a valid scalar with overwhelming probability.
             if p256::ecdsa::SigningKey::from_slice(&bytes).is_ok() {
                 return Ok(hex::encode(bytes));
@@ -88,7 +87,7 @@ pub fn generate(alg: Algorithm) -> Result<String, String> {
         },
         Algorithm::EdDsa => {
             let mut seed = [0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut seed);
+            super::secret::fill_random(&mut seed);
             Ok(hex::encode(seed))
         }
     }
@@ -97,7 +96,7 @@ pub fn generate(alg: Algorithm) -> Result<String, String> {
 /// A new key id: 128 random bits, URL-safe.
 pub fn new_kid() -> String {
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    super::secret::fill_random(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 

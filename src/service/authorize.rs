@@ -392,7 +392,7 @@ fn issue_code(
                 client_id: client.id.clone(),
                 user_id: user.id.clone(),
                 grant_id,
-                family_id: uuid::Uuid::new_v4().to_string(),
+                family_id: secret::new_id(),
                 redirect_uri: req.redirect_uri.clone(),
                 redirect_uri_given: req.redirect_uri_given,
                 scope,
@@ -755,7 +755,8 @@ pub fn shortcut(
     match kind {
         ShortcutKind::Token => Ok(issuer
             .for_session_user(&client, &user.id, &scope, user.auth_time, now)?
-            .access_token),
+            .access_token
+            .into_exposed()),
         ShortcutKind::Code => {
             let invalid = |e: String| Error::OAuth(OAuthError::invalid_request(e));
             let code_challenge = authorize::pkce_challenge(

@@ -6,7 +6,7 @@ use super::Page;
 use crate::error::{Error, Result};
 use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType, Quotas};
 use crate::protocol::principal::{check_self_service, Principal, Role};
-use crate::protocol::secret;
+use crate::protocol::secret::{self, Secret};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::clients::{self as store, ClientWrite};
 use crate::storage::{users, Db};
@@ -17,7 +17,8 @@ pub struct ClientView {
     pub client_id: String,
     /// Only in the response that created or rotated it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub client_secret: Option<Secret<String>>,
     pub client_name: String,
     pub description: String,
     pub client_uri: Option<String>,
@@ -37,7 +38,7 @@ pub struct ClientView {
 }
 
 impl ClientView {
-    pub fn new(c: &Client, secret: Option<String>) -> Self {
+    pub fn new(c: &Client, secret: Option<Secret<String>>) -> Self {
         Self {
             client_id: c.id.clone(),
             client_secret: secret,
@@ -163,22 +164,22 @@ fn owner_id(db: &Db, owner: Option<&str>) -> Result<Option<String>> {
     }
 }
 
-fn secret_for(draft: &ClientDraft) -> Option<String> {
+fn secret_for(draft: &ClientDraft) -> Option<Secret<String>> {
     match draft.client_type {
         ClientType::Public => None,
         ClientType::Confidential => Some(
             draft
                 .secret
                 .clone()
-                .unwrap_or_else(|| secret::random_string(32)),
+                .unwrap_or_else(|| Secret::new(secret::random_string(32))),
         ),
     }
 }
 
-fn hash(secret: &Option<String>) -> Result<Option<String>> {
+fn hash(secret: &Option<Secret<String>>) -> Result<Option<String>> {
     secret
-        .as_deref()
-        .map(secret::hash_secret)
+        .as_ref()
+        .map(|s| secret::hash_secret(s.expose_str()))
         .transpose()
         .map_err(Error::internal_msg)
 }
@@ -194,10 +195,7 @@ pub fn create(
 ) -> Result<ClientView> {
     draft.owner = effective_owner(actor, draft.owner.take())?;
     check_metadata(actor, &draft)?;
-    let id = draft
-        .id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let id = draft.id.clone().unwrap_or_else(secret::new_id);
     let secret = secret_for(&draft);
     let write = ClientWrite {
         id: &id,
@@ -282,7 +280,12 @@ pub fn delete(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
 }
 
 /// Issues a new secret for a confidential client; the old one stops working at once.
-pub fn rotate_secret(db: &Db, actor: Actor<'_>, id: &str, now: Timestamp) -> Result<String> {
+pub fn rotate_secret(
+    db: &Db,
+    actor: Actor<'_>,
+    id: &str,
+    now: Timestamp,
+) -> Result<Secret<String>> {
     let client = get(db, actor, id)?;
     if client.client_type == ClientType::Public {
         return Err(Error::InvalidRequest(
@@ -294,7 +297,7 @@ pub fn rotate_secret(db: &Db, actor: Actor<'_>, id: &str, now: Timestamp) -> Res
     if !store::set_secret_hash(&mut *db.conn()?, id, &hash, now)? {
         return Err(Error::not_found("client", id));
     }
-    Ok(secret)
+    Ok(Secret::new(secret))
 }
 
 pub const MAX_LOGO_BYTES: usize = 256 * 1024;

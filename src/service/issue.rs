@@ -8,7 +8,6 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::keys::Signer;
@@ -23,7 +22,7 @@ use crate::protocol::keys::SigningKey;
 use crate::protocol::pkce;
 use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
-use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
+use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
 use crate::storage::tokens::{self as store, NewToken, ACCESS, REFRESH};
 use crate::storage::users::{self, UserRecord};
@@ -121,12 +120,12 @@ impl Issuer<'_> {
             None
         };
         Ok(TokenResponse {
-            access_token,
+            access_token: Secret::new(access_token),
             token_type: "Bearer".into(),
             expires_in: access_ttl as u64,
             scope: scope_text,
-            refresh_token,
-            id_token,
+            refresh_token: refresh_token.map(Secret::new),
+            id_token: id_token.map(Secret::new),
         })
     }
 
@@ -161,14 +160,14 @@ impl Issuer<'_> {
             )
         };
         store_token(
-            &response.access_token,
+            response.access_token.expose_str(),
             ACCESS,
             &response.scope,
             self.settings.access_token_ttl,
         )?;
         if let Some(refresh) = &response.refresh_token {
             store_token(
-                refresh,
+                refresh.expose_str(),
                 REFRESH,
                 &refresh_scope,
                 self.settings.refresh_token_ttl,
@@ -352,10 +351,7 @@ impl Issuer<'_> {
                 .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
             let user = users::find_by_id(&mut conn, &user_id)?
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-            let family = t
-                .family_id
-                .clone()
-                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let family = t.family_id.clone().unwrap_or_else(secret::new_id);
             let grant_id = t.grant_id.clone().unwrap_or_default();
             let what = Issue {
                 client,
@@ -372,8 +368,8 @@ impl Issuer<'_> {
             let sealed = seal_successor(refresh_token, &response)?;
             let successor_hash = response
                 .refresh_token
-                .as_deref()
-                .map(secret::token_hash)
+                .as_ref()
+                .map(|t| secret::token_hash(t.expose_str()))
                 .unwrap_or_default();
             let rotated = write(&mut conn, |conn| {
                 if !store::mark_rotated(conn, &hash, &sealed, &successor_hash, now)? {
@@ -419,7 +415,7 @@ impl Issuer<'_> {
         let refresh =
             scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
         let key = self.key()?;
-        let family = uuid::Uuid::new_v4().to_string();
+        let family = secret::new_id();
         let what = Issue {
             client,
             user: &user,
@@ -472,7 +468,7 @@ fn successor_cipher(refresh_token: &str) -> Aes256Gcm {
 
 fn seal_successor(refresh_token: &str, response: &TokenResponse) -> Result<String> {
     let mut nonce = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    secret::fill_random(&mut nonce);
     let plaintext = serde_json::to_vec(response).map_err(Error::internal)?;
     let ciphertext = successor_cipher(refresh_token)
         .encrypt(Nonce::from_slice(&nonce), plaintext.as_slice())
@@ -507,7 +503,7 @@ impl Issuer<'_> {
         let key = self.key()?;
         let user = users::find_by_id(&mut *self.db.conn()?, user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-        let family = uuid::Uuid::new_v4().to_string();
+        let family = secret::new_id();
         let what = Issue {
             client,
             user: &user,

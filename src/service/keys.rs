@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::protocol::keys::{self, Algorithm, SigningKey};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::service::master_key;
+pub use crate::storage::keys::REVOKED;
 use crate::storage::keys::{self as store, KeyRow};
 use crate::storage::Db;
 

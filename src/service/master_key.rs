@@ -31,7 +31,7 @@ pub fn key_file(settings: &Settings) -> Option<PathBuf> {
     if let Some(path) = &settings.master_key_file {
         return Some(path.clone());
     }
-    match Backend::from_url(&settings.database_url) {
+    match Backend::from_url(settings.database_url.expose_str()) {
         (Backend::Sqlite, target) if !target.starts_with(':') && !target.starts_with("file:") => {
             Some(Path::new(&target).with_extension("master.key"))
         }

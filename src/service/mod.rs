@@ -11,6 +11,7 @@ pub mod keys;
 pub mod logout;
 pub mod master_key;
 pub mod sessions;
+pub mod sign_in;
 pub mod tokens;
 pub mod users;
 

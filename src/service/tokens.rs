@@ -11,7 +11,7 @@ use crate::protocol::error::OAuthError;
 use crate::protocol::grant;
 use crate::protocol::principal::{Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
-use crate::protocol::secret::{self, ACCESS_TOKEN_PREFIX};
+use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
 use crate::storage::commits::PendingToken;
 use crate::storage::tokens::{self as store, TokenRecord, ACCESS};
@@ -20,15 +20,18 @@ use crate::storage::{clients, Db};
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenResponse {
-    pub access_token: String,
+    #[schema(value_type = String)]
+    pub access_token: Secret<String>,
     pub token_type: String,
     pub expires_in: u64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub refresh_token: Option<Secret<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub id_token: Option<Secret<String>>,
 }
 
 /// Authenticates a client at a protocol endpoint. Unknown clients, wrong secrets and
@@ -44,7 +47,11 @@ pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<C
             Some(stored),
         ) => match confidential_hash(&stored) {
             Some(hash)
-                if super::credentials::verify_client_secret(&stored.client.id, secret, hash) =>
+                if super::credentials::verify_client_secret(
+                    &stored.client.id,
+                    secret.expose_str(),
+                    hash,
+                ) =>
             {
                 Ok(stored.client)
             }
@@ -54,7 +61,7 @@ pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<C
             ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. },
             None,
         ) => {
-            secret::verify_against_dummy(secret);
+            secret::verify_against_dummy(secret.expose_str());
             Err(failed())
         }
         (ClientCredentials::None { .. }, Some(stored))
@@ -82,7 +89,7 @@ pub fn authenticate_client_from_memory(db: &Db, credentials: &ClientCredentials)
     match credentials {
         ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => {
             let hash = confidential_hash(&stored)?;
-            super::credentials::verified_recently(&stored.client.id, secret, hash)
+            super::credentials::verified_recently(&stored.client.id, secret.expose_str(), hash)
                 .then_some(stored.client)
         }
         ClientCredentials::None { .. } => {
@@ -111,7 +118,7 @@ pub async fn client_credentials(
     };
     db.committer()?.insert(row).await?;
     Ok(TokenResponse {
-        access_token: token,
+        access_token: Secret::new(token),
         token_type: "Bearer".into(),
         expires_in: ttl.as_secs(),
         scope,
@@ -424,5 +431,36 @@ fn in_batches(
             tracing::info!(removed = total, "removing expired {what}");
         }
         std::thread::sleep(FLUSH_PAUSE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_response_prints_no_token_but_serializes_every_one() {
+        let response = TokenResponse {
+            access_token: Secret::new("S3CRET-access".into()),
+            token_type: "Bearer".into(),
+            expires_in: 60,
+            scope: "openid".into(),
+            refresh_token: Some(Secret::new("S3CRET-refresh".into())),
+            id_token: Some(Secret::new("S3CRET-id".into())),
+        };
+        let printed = format!("{response:?}");
+        assert!(!printed.contains("S3CRET"), "{printed}");
+        let json = serde_json::to_value(&response).unwrap();
+        assert_eq!(json["access_token"], "S3CRET-access");
+        assert_eq!(json["refresh_token"], "S3CRET-refresh");
+        assert_eq!(json["id_token"], "S3CRET-id");
+    }
+
+    #[test]
+    fn client_credentials_print_no_secret() {
+        let credentials = ClientCredentials::from_request(None, Some("app"), Some("S3CRET-client"))
+            .unwrap()
+            .unwrap();
+        assert!(!format!("{credentials:?}").contains("S3CRET"));
     }
 }

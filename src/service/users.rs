@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::Page;
 use crate::error::{Error, Result};
 use crate::protocol::guard;
-use crate::protocol::secret::{self, MIN_CHOSEN_SECRET_LEN};
+use crate::protocol::secret::{self, Secret, MIN_CHOSEN_SECRET_LEN};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::users::{self as store, UserRecord};
 use crate::storage::{guards, write, Db};
@@ -46,7 +46,7 @@ pub struct NewUser {
     pub username: String,
     pub email: Option<String>,
     pub name: Option<String>,
-    pub password: String,
+    pub password: Secret<String>,
     pub admin: bool,
     pub phone_number: Option<String>,
     pub address: Option<String>,
@@ -114,7 +114,7 @@ fn validate_password(password: &str, username: &str) -> Result<()> {
 
 pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
     validate_username(&user.username)?;
-    validate_password(&user.password, &user.username)?;
+    validate_password(user.password.expose_str(), &user.username)?;
     validate_contact(
         user.email.as_deref(),
         user.name.as_deref(),
@@ -122,11 +122,12 @@ pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
         user.address.as_deref(),
     )?;
     let record = UserRecord {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: secret::new_id(),
         username: user.username,
         email: user.email,
         name: user.name,
-        password_hash: secret::hash_secret(&user.password).map_err(Error::internal_msg)?,
+        password_hash: secret::hash_secret(user.password.expose_str())
+            .map_err(Error::internal_msg)?,
         is_admin: user.admin,
         created_at: now,
         updated_at: now,
@@ -180,7 +181,7 @@ pub struct UserPatch {
     pub phone_number: Option<Option<String>>,
     pub address: Option<Option<String>>,
     pub admin: Option<bool>,
-    pub password: Option<String>,
+    pub password: Option<Secret<String>>,
 }
 
 pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Result<UserView> {
@@ -216,8 +217,9 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     )?;
     let password_changed = patch.password.is_some();
     if let Some(password) = patch.password {
-        validate_password(&password, username)?;
-        user.password_hash = secret::hash_secret(&password).map_err(Error::internal_msg)?;
+        validate_password(password.expose_str(), username)?;
+        user.password_hash =
+            secret::hash_secret(password.expose_str()).map_err(Error::internal_msg)?;
     }
     user.updated_at = now;
     store::update(&mut *db.conn()?, &user)?;

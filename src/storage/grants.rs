@@ -71,7 +71,7 @@ pub fn upsert(
         }
         None => {
             let row = GrantRow {
-                id: uuid::Uuid::new_v4().to_string(),
+                id: crate::protocol::secret::new_id(),
                 user_id: user_id.to_owned(),
                 client_id: client_id.to_owned(),
                 scope: scope.to_owned(),

@@ -73,7 +73,7 @@ fn seed_signing_keys(settings: &Settings) {
         portcullis::protocol::keys::generate(portcullis::protocol::keys::Algorithm::Rs256)
             .expect("RSA key")
     });
-    let db = Db::connect(&settings.database_url, 1).expect("connect");
+    let db = Db::connect(settings.database_url.expose_str(), 1).expect("connect");
     db.migrate().expect("migrate");
     let master = service::master_key::unlock(settings, &db).expect("the master key");
     let now = time::now();
@@ -160,7 +160,7 @@ impl TestApp {
         let view =
             service::clients::create(&self.db, None, &Default::default(), draft, time::now())
                 .expect("client registered");
-        (view.client_id, view.client_secret)
+        (view.client_id, view.client_secret.map(|s| s.into_exposed()))
     }
 
     /// Registers a client unless one with its `client_id` exists.
@@ -228,7 +228,7 @@ impl TestApp {
             &self.db,
             service::users::NewUser {
                 username: username.to_owned(),
-                password: "a long enough password".to_owned(),
+                password: "a long enough password".into(),
                 admin,
                 ..Default::default()
             },

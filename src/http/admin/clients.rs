@@ -10,6 +10,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
 use crate::http::{blocking, State};
 use crate::protocol::client::ClientRequest;
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::clients::{self, ClientView, MAX_LOGO_BYTES};
 
@@ -170,7 +171,8 @@ pub async fn remove(state: State, bearer: Bearer, id: web::Path<String>) -> Resu
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RotatedSecret {
     client_id: String,
-    client_secret: String,
+    #[schema(value_type = String)]
+    client_secret: Secret<String>,
 }
 
 /// Rotate a confidential client's secret; the old one stops working at once.

@@ -76,3 +76,24 @@ pub fn paginated<T: Serialize>(
     }
     response.json(items)
 }
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn admin_bodies_never_print_passwords_or_secrets() {
+        let s = "S3CRET-never-printed";
+        let create: super::users::CreateUser =
+            serde_json::from_value(serde_json::json!({"username": "ann", "password": s})).unwrap();
+        let patch: super::users::PatchUser =
+            serde_json::from_value(serde_json::json!({"password": s})).unwrap();
+        let client: crate::protocol::client::ClientRequest =
+            serde_json::from_value(serde_json::json!({"client_secret": s})).unwrap();
+        for printed in [
+            format!("{create:?}"),
+            format!("{patch:?}"),
+            format!("{client:?}"),
+        ] {
+            assert!(!printed.contains(s), "{printed}");
+        }
+    }
+}

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
 use crate::http::{blocking, State};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::users::{self, NewUser, UserPatch, UserView};
 
@@ -17,8 +18,8 @@ pub struct CreateUser {
     /// Letters, digits and `. _ - @`.
     #[schema(pattern = r"^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     username: String,
-    #[schema(min_length = 8, max_length = 1024)]
-    password: String,
+    #[schema(value_type = String, min_length = 8, max_length = 1024)]
+    password: Secret<String>,
     email: Option<String>,
     name: Option<String>,
     phone_number: Option<String>,
@@ -50,7 +51,8 @@ pub struct PatchUser {
     #[schema(value_type = Option<String>)]
     address: Option<Option<String>>,
     admin: Option<bool>,
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret<String>>,
 }
 
 /// List users.

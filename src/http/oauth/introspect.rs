@@ -9,6 +9,7 @@ use crate::http::{blocking, State};
 use crate::protocol::client::ClientType;
 use crate::protocol::credentials::parse_bearer;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::tokens::{self, Introspection, Introspector};
 
@@ -17,7 +18,8 @@ use crate::service::tokens::{self, Introspection, Introspector};
 pub struct IntrospectForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     #[schema(required = true, min_length = 1)]
-    token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    token: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,
     /// When given, the token is reported active only if it holds every scope listed.
@@ -26,7 +28,8 @@ pub struct IntrospectForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<Secret<String>>,
 }
 
 /// Introspect a token. The caller authenticates as a confidential client (its own
@@ -54,7 +57,7 @@ pub async fn introspect(
     let _ = form.token_type_hint;
     let token = form
         .token
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.expose().is_empty())
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let bearer = authorization(&req)
         .and_then(parse_bearer)
@@ -75,7 +78,7 @@ pub async fn introspect(
             tokens::introspect(
                 &st.db,
                 &Introspector::Privileged,
-                &token,
+                token.expose_str(),
                 form.scope.as_deref(),
                 &st.settings.issuer,
                 now,
@@ -86,7 +89,7 @@ pub async fn introspect(
         let credentials = client_credentials(
             &req,
             form.client_id.as_deref(),
-            form.client_secret.as_deref(),
+            form.client_secret.as_ref().map(Secret::expose_str),
         )?;
         let address = crate::http::extract::peer_ip(&req);
         refuse_if_throttled(&state, &address, Some(&credentials))?;
@@ -104,13 +107,13 @@ pub async fn introspect(
             let scope = form.scope.as_deref();
             let issuer = &state.settings.issuer;
             if let Some(answer) =
-                tokens::introspect_from_memory(&state.db, &caller, &token, scope, issuer, now)
+                tokens::introspect_from_memory(&state.db, &caller, token.expose_str(), scope, issuer, now)
             {
                 return answer;
             }
             blocking(move || {
                 let scope = form.scope.as_deref();
-                tokens::introspect(&st.db, &caller, &token, scope, &st.settings.issuer, now)
+                tokens::introspect(&st.db, &caller, token.expose_str(), scope, &st.settings.issuer, now)
             })
             .await
         }

@@ -120,3 +120,32 @@ fn settle<T>(state: &State, result: Result<T>) -> Result<T> {
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    /// A form that one day reaches a `{:?}` in a log line prints no secret.
+    #[test]
+    fn protocol_forms_never_print_their_secrets() {
+        let s = "S3CRET-never-printed";
+        let token: super::token::TokenForm = serde_urlencoded::from_str(&format!(
+            "grant_type=password&client_id=a&client_secret={s}1&code={s}2&code_verifier={s}3\
+             &refresh_token={s}4&username=ann&password={s}5"
+        ))
+        .unwrap();
+        let revoke: super::revoke::RevokeForm =
+            serde_urlencoded::from_str(&format!("token={s}&client_secret={s}")).unwrap();
+        let introspect: super::introspect::IntrospectForm =
+            serde_urlencoded::from_str(&format!("token={s}&client_secret={s}")).unwrap();
+        let userinfo: super::userinfo::UserinfoForm =
+            serde_urlencoded::from_str(&format!("access_token={s}")).unwrap();
+        for printed in [
+            format!("{token:?}"),
+            format!("{revoke:?}"),
+            format!("{introspect:?}"),
+            format!("{userinfo:?}"),
+        ] {
+            assert!(!printed.contains(s), "{printed}");
+            assert!(printed.contains("redacted"), "{printed}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
 use crate::protocol::error::OAuthError;
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::tokens;
 
@@ -14,13 +15,15 @@ use crate::service::tokens;
 pub struct RevokeForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     #[schema(required = true, min_length = 1)]
-    token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    token: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     token_type_hint: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<Secret<String>>,
 }
 
 /// Revoke an access or refresh token issued to the authenticated client.
@@ -45,19 +48,19 @@ pub async fn revoke(
     let _ = form.token_type_hint;
     let token = form
         .token
-        .filter(|t| !t.is_empty())
+        .filter(|t| !t.expose().is_empty())
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let credentials = client_credentials(
         &req,
         form.client_id.as_deref(),
-        form.client_secret.as_deref(),
+        form.client_secret.as_ref().map(Secret::expose_str),
     )?;
     let address = crate::http::extract::peer_ip(&req);
     refuse_if_throttled(&state, &address, Some(&credentials))?;
     let result = async {
         let client = authenticate(&state, credentials, &address).await?;
         let st = state.clone();
-        blocking(move || tokens::revoke(&st.db, &client, &token, time::now())).await
+        blocking(move || tokens::revoke(&st.db, &client, token.expose_str(), time::now())).await
     }
     .await;
     settle(&state, result)?;

@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::tokens::{self, TokenResponse};
 
@@ -20,19 +21,24 @@ pub struct TokenForm {
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    client_secret: Option<String>,
+    #[schema(value_type = Option<String>)]
+    client_secret: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    code: Option<String>,
+    #[schema(value_type = Option<String>)]
+    code: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     redirect_uri: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    code_verifier: Option<String>,
+    #[schema(value_type = Option<String>)]
+    code_verifier: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    refresh_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    refresh_token: Option<Secret<String>>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     username: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<Secret<String>>,
 }
 
 /// Issue an access token.
@@ -61,7 +67,7 @@ pub async fn token(
     let credentials = client_credentials(
         &req,
         form.client_id.as_deref(),
-        form.client_secret.as_deref(),
+        form.client_secret.as_ref().map(Secret::expose_str),
     );
     let address = crate::http::extract::peer_ip(&req);
     refuse_if_throttled(&state, &address, credentials.as_ref().ok())?;
@@ -88,9 +94,9 @@ pub async fn token(
                 blocking(move || {
                     st.issuer().authorization_code(
                         &client,
-                        &code,
+                        code.expose_str(),
                         form.redirect_uri.as_deref(),
-                        form.code_verifier.as_deref(),
+                        form.code_verifier.as_ref().map(Secret::expose_str),
                         time::now(),
                     )
                 })
@@ -107,7 +113,7 @@ pub async fn token(
                 let client = authenticate(&state, credentials, &address).await?;
                 blocking(move || {
                     st.issuer()
-                        .refresh(&client, &token, form.scope.as_deref(), time::now())
+                        .refresh(&client, token.expose_str(), form.scope.as_deref(), time::now())
                 })
                 .await
             }
@@ -132,7 +138,7 @@ pub async fn token(
                     st.issuer().password(
                         &client,
                         &name,
-                        &password,
+                        password.expose_str(),
                         &network,
                         form.scope.as_deref(),
                         time::now(),

@@ -11,13 +11,15 @@ use crate::http::{blocking, State};
 use crate::protocol::claims;
 use crate::protocol::credentials::parse_bearer;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service;
 use crate::service::issue::user_claims;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UserinfoForm {
-    access_token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    access_token: Option<Secret<String>>,
 }
 
 /// Claims about the signed-in user, as the token's scope allows.
@@ -38,7 +40,7 @@ pub async fn userinfo(
 ) -> Result<HttpResponse> {
     let header = authorization(&req)
         .and_then(parse_bearer)
-        .map(str::to_owned);
+        .map(|t| Secret::new(t.to_owned()));
     let body = form.and_then(|f| f.into_inner().access_token);
     let token = match (header, body) {
         (Some(_), Some(_)) => {
@@ -61,8 +63,8 @@ pub async fn userinfo(
                 "the access token is invalid, expired or revoked",
             ))
         };
-        let principal =
-            service::tokens::principal(&state.db, &token, time::now()).map_err(|e| match e {
+        let principal = service::tokens::principal(&state.db, token.expose_str(), time::now())
+            .map_err(|e| match e {
                 Error::Unauthorized { .. } => invalid(),
                 other => other,
             })?;

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::{render, see_other, PageError, PageInput};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::grants::{self, AuthorizationView, Connection};
 use crate::service::sessions::{self, SessionView};
@@ -115,7 +116,7 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct RevokeForm {
-    csrf_token: Option<String>,
+    csrf_token: Option<Secret<String>>,
     client_id: String,
 }
 
@@ -127,7 +128,7 @@ pub async fn revoke(
     PageInput(form): PageInput<web::Form<RevokeForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    session.check_csrf(form.csrf_token.as_deref())?;
+    session.check_csrf(form.csrf_token.as_ref())?;
     let Some(user) = session.user(&state).await? else {
         return Ok(see_other("/login?next=/connections"));
     };
@@ -138,7 +139,7 @@ pub async fn revoke(
 
 #[derive(Debug, Deserialize)]
 pub struct EndSessionForm {
-    csrf_token: Option<String>,
+    csrf_token: Option<Secret<String>>,
     session: String,
 }
 
@@ -150,7 +151,7 @@ pub async fn end_session(
     PageInput(form): PageInput<web::Form<EndSessionForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    session.check_csrf(form.csrf_token.as_deref())?;
+    session.check_csrf(form.csrf_token.as_ref())?;
     let Some(user) = session.user(&state).await? else {
         return Ok(see_other("/login?next=/connections"));
     };

@@ -7,6 +7,7 @@ use super::{outcome, render, see_other, PageError, PageInput};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::scope::{describe, display_order};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::authorize;
 use crate::service::clients::AppCard;
@@ -97,7 +98,7 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct ConsentForm {
-    csrf_token: Option<String>,
+    csrf_token: Option<Secret<String>>,
     flow: String,
     decision: Option<String>,
     remember: Option<String>,
@@ -112,7 +113,7 @@ pub async fn submit(
 ) -> Result<HttpResponse, PageError> {
     built_in_consent(&state)?;
     let form = form.into_inner();
-    session.check_csrf(form.csrf_token.as_deref())?;
+    session.check_csrf(form.csrf_token.as_ref())?;
     let browser = session.browser(&state, &req).await?;
     let now = time::now();
     let allow = form.decision.as_deref() == Some("allow");

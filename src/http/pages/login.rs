@@ -7,10 +7,10 @@ use super::{render, see_other, PageError, PageInput};
 use crate::error::Error;
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service;
 use crate::service::users::SignIn;
-use crate::storage::flows;
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -50,15 +50,7 @@ async fn client_name(
     };
     let binding = session.binding()?;
     let st = state.clone();
-    blocking(move || {
-        let Some(row) = flows::find(&mut *st.db.conn()?, &flow, &binding, time::now())? else {
-            return Ok(None);
-        };
-        Ok(service::clients::get(&st.db, None, &row.client_id)
-            .ok()
-            .map(|c| c.name))
-    })
-    .await
+    blocking(move || service::sign_in::app_name(&st.db, &flow, &binding, time::now())).await
 }
 
 #[get("/login")]
@@ -84,10 +76,10 @@ pub async fn page(
 
 #[derive(Debug, Deserialize)]
 pub struct LoginForm {
-    csrf_token: Option<String>,
+    csrf_token: Option<Secret<String>>,
     flow: Option<String>,
     username: Option<String>,
-    password: Option<String>,
+    password: Option<Secret<String>>,
     next: Option<String>,
 }
 
@@ -101,7 +93,7 @@ pub async fn submit(
     PageInput(form): PageInput<web::Form<LoginForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    session.check_csrf(form.csrf_token.as_deref())?;
+    session.check_csrf(form.csrf_token.as_ref())?;
     let username = form.username.unwrap_or_default();
     let password = form.password.unwrap_or_default();
     let flow = form.flow.filter(|f| !f.is_empty());
@@ -112,9 +104,10 @@ pub async fn submit(
     let st = state.clone();
     let (name, pass) = (username.clone(), password);
     let network = crate::http::ratelimit::network(&address).to_string();
-    let outcome =
-        blocking(move || service::users::sign_in(&st.db, &name, &pass, &network, time::now()))
-            .await;
+    let outcome = blocking(move || {
+        service::users::sign_in(&st.db, &name, pass.expose_str(), &network, time::now())
+    })
+    .await;
     let outcome = outcome.inspect_err(|_| state.login_limiter.withdraw(&username, &address))?;
     let user = match outcome {
         SignIn::Accepted(user) => user,
@@ -160,12 +153,7 @@ pub async fn submit(
     let st = state.clone();
     let flow_id = flow.clone();
     let moved = blocking(move || {
-        let mut conn = st.db.conn()?;
-        if !flows::rebind(&mut conn, &flow_id, &old_binding, &new_binding)? {
-            return Ok(false);
-        }
-        flows::set_user(&mut conn, &flow_id, &user.id, now)?;
-        Ok(true)
+        service::sign_in::hand_over(&st.db, &flow_id, &old_binding, &new_binding, &user.id, now)
     })
     .await?;
     if !moved {

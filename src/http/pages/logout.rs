@@ -7,6 +7,7 @@ use super::{render, see_other, MessagePage, PageError, PageInput};
 use crate::error::{Error, Result};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
+use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service;
 use crate::service::logout::{LogoutRequest, LogoutTarget};
@@ -113,7 +114,7 @@ pub async fn rp_logout(
 
 #[derive(Debug, Deserialize)]
 pub struct LogoutForm {
-    csrf_token: Option<String>,
+    csrf_token: Option<Secret<String>>,
     id_token_hint: Option<String>,
     post_logout_redirect_uri: Option<String>,
     client_id: Option<String>,
@@ -127,7 +128,7 @@ pub async fn submit(
     PageInput(form): PageInput<web::Form<LogoutForm>>,
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
-    session.check_csrf(form.csrf_token.as_deref())?;
+    session.check_csrf(form.csrf_token.as_ref())?;
     let params = LogoutParams {
         id_token_hint: form.id_token_hint,
         post_logout_redirect_uri: form.post_logout_redirect_uri,

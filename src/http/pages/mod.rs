@@ -216,3 +216,28 @@ fn respond(response: ClientResponse) -> Result<HttpResponse, PageError> {
         }
     }
 }
+
+#[cfg(test)]
+mod secret_tests {
+    #[test]
+    fn page_forms_never_print_passwords_or_csrf_tokens() {
+        let s = "S3CRET-never-printed";
+        let login: super::login::LoginForm =
+            serde_urlencoded::from_str(&format!("csrf_token={s}&username=ann&password={s}"))
+                .unwrap();
+        let consent: super::consent::ConsentForm =
+            serde_urlencoded::from_str(&format!("csrf_token={s}&flow=f")).unwrap();
+        let logout: super::logout::LogoutForm =
+            serde_urlencoded::from_str(&format!("csrf_token={s}")).unwrap();
+        let revoke: super::connections::RevokeForm =
+            serde_urlencoded::from_str(&format!("csrf_token={s}&client_id=a")).unwrap();
+        for printed in [
+            format!("{login:?}"),
+            format!("{consent:?}"),
+            format!("{logout:?}"),
+            format!("{revoke:?}"),
+        ] {
+            assert!(!printed.contains(s), "{printed}");
+        }
+    }
+}

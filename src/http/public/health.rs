@@ -38,7 +38,7 @@ pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpRe
         let given = crate::http::extract::authorization(&req)
             .and_then(|h| h.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+        if !bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) {
             return Err(crate::error::Error::Unauthorized {
                 description: "the metrics need the bearer token set in PORTCULLIS_METRICS_TOKEN"
                     .into(),
