@@ -1,0 +1,235 @@
+//! An external consent app (`PORTCULLIS_CONSENT_URL`): the flow hands it a challenge, it
+//! reads and answers the request through the admin API, and the browser comes back with
+//! a verifier that completes the flow.
+
+use super::{hash_hex, holdable_by, issue_code, ClientResponse, Context, Outcome, SessionUser};
+use crate::error::{Error, Result};
+use crate::protocol::authorize::AuthorizationRequest;
+use crate::protocol::client::Client;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret;
+use crate::protocol::time::Timestamp;
+use crate::service;
+use crate::storage::flows::{self, FlowRow};
+use crate::storage::Db;
+
+/// Hands the decision to the external consent app through a single-use challenge.
+pub(super) fn delegate(db: &Db, consent_url: &str, flow: &str) -> Result<Outcome> {
+    let challenge = secret::random_string(32);
+    flows::set_challenge(&mut *db.conn()?, flow, &hash_hex(&challenge))?;
+    let mut url = url::Url::parse(consent_url).map_err(Error::internal)?;
+    url.query_pairs_mut()
+        .append_pair("consent_challenge", &challenge);
+    Ok(Outcome::External(url.into()))
+}
+
+/// The external consent app's decision, kept on the flow until the browser returns.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct ConsentAnswer {
+    accept: bool,
+    grant_scope: String,
+    remember: bool,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Completes a flow with the answer the consent app left on it, once the browser is back
+/// with the verifier that answer handed out.
+pub(super) fn apply_answer(
+    cx: Context<'_>,
+    flow: &FlowRow,
+    req: &AuthorizationRequest,
+    client: &Client,
+    answer: &str,
+    verifier: Option<&str>,
+) -> Result<Outcome> {
+    let (db, settings) = (cx.db, cx.settings);
+    let expected = flow.consent_verifier.as_deref().unwrap_or_default();
+    let given = verifier.map(hash_hex).unwrap_or_default();
+    if expected.is_empty()
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            given.as_bytes(),
+        ))
+    {
+        return Err(Error::InvalidRequest(
+            "the consent answer cannot be used from here".into(),
+        ));
+    }
+    if !flows::delete(&mut *db.conn()?, &flow.id)? {
+        return Err(Error::InvalidRequest(
+            "this request was already answered".into(),
+        ));
+    }
+    let answer: ConsentAnswer = serde_json::from_str(answer).map_err(Error::internal)?;
+    if !answer.accept {
+        let error = OAuthError::new(
+            ErrorCode::AccessDenied,
+            answer
+                .error_description
+                .unwrap_or_else(|| "the user denied the request".into()),
+        );
+        let mut response = ClientResponse::error(&req.error_target(), &error, &settings.issuer);
+        if let Some(code) = answer.error {
+            response.params[0].1 = code;
+        }
+        return Ok(Outcome::Respond(response));
+    }
+    let (Some(user_id), Some(auth_time)) = (&flow.user_id, flow.auth_time) else {
+        return Err(Error::InvalidRequest(
+            "nobody signed in for this request".into(),
+        ));
+    };
+    let user = SessionUser {
+        id: user_id.clone(),
+        auth_time,
+        session: None,
+    };
+    let mut granted = req.clone();
+    granted.scope = answer.grant_scope;
+    let code = issue_code(cx, client, &granted, &user, answer.remember)?;
+    Ok(Outcome::Respond(ClientResponse::code(
+        req,
+        code,
+        &settings.issuer,
+    )))
+}
+
+/// What the external consent app reads about a pending request.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ConsentRequestView {
+    pub challenge: String,
+    pub client: service::clients::AppCard,
+    /// The user's subject identifier.
+    pub subject: String,
+    pub username: String,
+    pub requested_scope: Vec<String>,
+    pub requested_at: String,
+    pub expires_at: String,
+}
+
+fn pending(db: &Db, challenge: &str, now: Timestamp) -> Result<(FlowRow, AuthorizationRequest)> {
+    let flow = flows::find_by_challenge(&mut *db.conn()?, &hash_hex(challenge), now)?.ok_or_else(
+        || Error::NotFound("the consent request does not exist or has expired".into()),
+    )?;
+    if flow.consent_answer.is_some() {
+        return Err(Error::Conflict(
+            "the consent request was already answered".into(),
+        ));
+    }
+    let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
+    Ok((flow, req))
+}
+
+pub fn consent_request_view(
+    db: &Db,
+    issuer: &str,
+    challenge: &str,
+    now: Timestamp,
+) -> Result<ConsentRequestView> {
+    let (flow, req) = pending(db, challenge, now)?;
+    let client = service::clients::get(db, None, &flow.client_id)?;
+    let user_id = flow.user_id.clone().unwrap_or_default();
+    let requested_scope = holdable_by(db, &user_id, &req.scope_set())?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let username = service::users::find(db, &user_id)?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    Ok(ConsentRequestView {
+        challenge: challenge.to_owned(),
+        client: service::clients::AppCard::new(&client, issuer),
+        subject: user_id,
+        username,
+        requested_scope,
+        requested_at: crate::protocol::time::to_rfc3339(flow.created_at),
+        expires_at: crate::protocol::time::to_rfc3339(flow.expires_at),
+    })
+}
+
+/// The consent app's decision on a challenge.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Allow `grant_scope` (default: everything requested); `remember` skips asking next time.
+    Accept {
+        grant_scope: Option<Vec<String>>,
+        remember: bool,
+    },
+    /// Refuse with an OAuth error code (default `access_denied`).
+    Reject {
+        error: Option<String>,
+        error_description: Option<String>,
+    },
+}
+
+/// Records the consent app's decision and returns where to send the browser.
+pub fn answer_challenge(
+    db: &Db,
+    issuer: &str,
+    challenge: &str,
+    decision: Decision,
+    now: Timestamp,
+) -> Result<String> {
+    let (flow, req) = pending(db, challenge, now)?;
+    let (accept, grant_scope, remember, error, error_description) = match decision {
+        Decision::Accept {
+            grant_scope,
+            remember,
+        } => (true, grant_scope, remember, None, None),
+        Decision::Reject {
+            error,
+            error_description,
+        } => (false, None, false, error, error_description),
+    };
+    let requested = req.scope_set();
+    let grant_scope = match grant_scope {
+        None => requested.clone(),
+        Some(list) => ScopeSet::parse(&list.join(" "))
+            .map_err(|e| Error::InvalidRequest(format!("grant_scope: {e}")))?,
+    };
+    if !grant_scope.is_subset(&requested) {
+        let extra: Vec<&str> = grant_scope.missing_from(&requested).collect();
+        return Err(Error::InvalidRequest(format!(
+            "grant_scope includes scopes that were not requested: {}",
+            extra.join(" ")
+        )));
+    }
+    if let Some(code) = &error {
+        if code.is_empty()
+            || code.len() > 64
+            || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            return Err(Error::InvalidRequest(
+                "error must be an OAuth error code such as access_denied".into(),
+            ));
+        }
+    }
+    let answer = ConsentAnswer {
+        accept,
+        grant_scope: grant_scope.to_string(),
+        remember,
+        error,
+        error_description,
+    };
+    let verifier = secret::random_string(32);
+    let stored = serde_json::to_string(&answer).map_err(Error::internal)?;
+    if !flows::answer(
+        &mut *db.conn()?,
+        &hash_hex(challenge),
+        &hash_hex(&verifier),
+        &stored,
+        now,
+    )? {
+        return Err(Error::Conflict(
+            "the consent request was already answered".into(),
+        ));
+    }
+    let mut url =
+        url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
+    url.query_pairs_mut()
+        .append_pair("flow", &flow.id)
+        .append_pair("consent_verifier", &verifier);
+    Ok(url.into())
+}

@@ -1,0 +1,209 @@
+//! The authorization code flow from the browser's side: request → sign-in → consent →
+//! code. Each step ends in an [`Outcome`] the page handlers render.
+//!
+//! One file a use case: [`flow`] (the browser's request, through sign-in, to a code or a
+//! page), [`consent_page`] (the built-in consent page), [`consent_app`] (an external
+//! consent app answering through the admin API) and [`shortcut`] (`/oauth2/code`).
+//! This file holds what they share.
+
+mod consent_app;
+mod consent_page;
+mod flow;
+mod shortcut;
+
+pub use consent_app::{answer_challenge, consent_request_view, ConsentRequestView, Decision};
+pub use consent_page::{answer_consent, consent_request, ConsentRequest};
+pub use flow::{resume, start};
+pub use shortcut::{shortcut, CodeBinding, ShortcutKind};
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::protocol::authorize::{AuthorizationRequest, ErrorTarget, ResponseMode};
+use crate::protocol::client::Client;
+use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::principal::{holdable, role_of_user};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret;
+use crate::protocol::time::Timestamp;
+use crate::service;
+use crate::storage::codes::{self, CodeRow};
+use crate::storage::flows::{self, FlowRow};
+use crate::storage::{grants, write, Db};
+
+/// How long a person has to sign in and consent.
+pub const FLOW_TTL: i64 = 30 * 60;
+
+/// Pending sign-in requests one address may have open at once (each is a stored row
+/// until it expires): enough for a busy office behind one address, not enough for
+/// anyone to fill the database without signing in.
+pub const MAX_PENDING_PER_ADDRESS: i64 = 200;
+
+pub const CODE_PREFIX: &str = "pc_ac_";
+
+/// The signed-in user of the browser session, if any.
+#[derive(Debug, Clone)]
+pub struct SessionUser {
+    pub id: String,
+    pub auth_time: Timestamp,
+    /// The handle of the server-side session, when the user comes from one.
+    pub session: Option<String>,
+}
+
+/// What the browser brings: who is signed in, and the session's flow binding.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub user: Option<SessionUser>,
+    /// SHA-256 (hex) of the session id; flows only continue in the session that began them.
+    pub binding: String,
+    /// Where the request came from (pending sign-in requests are capped per address).
+    pub address: String,
+}
+
+/// A response for the client, sent to its verified redirect URI.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientResponse {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl ClientResponse {
+    pub(super) fn error(target: &ErrorTarget, err: &OAuthError, issuer: &str) -> Self {
+        let mut params = vec![
+            ("error", err.code.as_str().to_owned()),
+            ("error_description", err.description.to_string()),
+        ];
+        if let Some(state) = &target.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", issuer.to_owned()));
+        Self {
+            redirect_uri: target.redirect_uri.clone(),
+            mode: target.response_mode,
+            params,
+        }
+    }
+
+    pub(super) fn code(req: &AuthorizationRequest, code: String, issuer: &str) -> Self {
+        let mut params = vec![("code", code)];
+        if let Some(state) = &req.state {
+            params.push(("state", state.clone()));
+        }
+        params.push(("iss", issuer.to_owned()));
+        Self {
+            redirect_uri: req.redirect_uri.clone(),
+            mode: req.response_mode,
+            params,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Show an error page: the client or its redirect URI could not be trusted.
+    Render(OAuthError),
+    /// Send the browser back to the client.
+    Respond(ClientResponse),
+    /// The user must sign in to continue this flow.
+    Login { flow: String },
+    /// The user must decide on this flow's scopes.
+    Consent { flow: String },
+    /// Send the browser to the external consent app.
+    External(String),
+}
+
+/// What every step of a flow works with.
+#[derive(Clone, Copy)]
+struct Context<'a> {
+    db: &'a Db,
+    settings: &'a Settings,
+    now: Timestamp,
+}
+
+fn redirect_error(
+    req: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &'static str,
+    issuer: &str,
+) -> Outcome {
+    Outcome::Respond(ClientResponse::error(
+        &req.error_target(),
+        &OAuthError::new(code, description),
+        issuer,
+    ))
+}
+
+/// A pending flow of this browser, with its request and client.
+fn load_flow(
+    db: &Db,
+    flow_id: &str,
+    browser: &Browser,
+    now: Timestamp,
+) -> Result<(FlowRow, AuthorizationRequest, Client)> {
+    let expired = || {
+        Error::InvalidRequest("this sign-in request has expired or belongs to another browser; start again from the app".into())
+    };
+    let flow =
+        flows::find(&mut *db.conn()?, flow_id, &browser.binding, now)?.ok_or_else(expired)?;
+    let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
+    let client = service::clients::get(db, None, &flow.client_id).map_err(|_| expired())?;
+    Ok((flow, req, client))
+}
+
+/// The part of `scope` the user may hold now (admin scopes only for admins).
+fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
+    let is_admin = service::users::find(db, user_id)?
+        .ok_or_else(|| Error::InvalidRequest("the signed-in account no longer exists".into()))?
+        .is_admin;
+    Ok(holdable(scope, role_of_user(is_admin)))
+}
+
+/// Records the grant and issues a single-use code bound to the request's redirect URI,
+/// nonce and PKCE challenge, for what of the request's scope the user may hold.
+fn issue_code(
+    cx: Context<'_>,
+    client: &Client,
+    req: &AuthorizationRequest,
+    user: &SessionUser,
+    remember: bool,
+) -> Result<String> {
+    let (db, now) = (cx.db, cx.now);
+    let code = secret::new_token(CODE_PREFIX);
+    let hash = secret::token_hash(&code);
+    let scope = holdable_by(db, &user.id, &req.scope_set())?.to_string();
+    write(&mut *db.conn()?, |conn| {
+        let grant_id = grants::upsert(
+            conn,
+            &user.id,
+            &client.id,
+            &scope,
+            remember,
+            user.auth_time,
+            now,
+        )?;
+        codes::insert(
+            conn,
+            &CodeRow {
+                hash: hash.clone(),
+                client_id: client.id.clone(),
+                user_id: user.id.clone(),
+                grant_id,
+                family_id: secret::new_id(),
+                redirect_uri: req.redirect_uri.clone(),
+                redirect_uri_given: req.redirect_uri_given,
+                scope,
+                nonce: req.nonce.clone(),
+                code_challenge: req.code_challenge.clone(),
+                auth_time: user.auth_time,
+                created_at: now,
+                expires_at: now + cx.settings.auth_code_ttl.as_secs() as i64,
+                used_at: None,
+            },
+        )
+    })?;
+    Ok(code)
+}
+
+fn hash_hex(value: &str) -> String {
+    hex::encode(secret::token_hash(value))
+}
