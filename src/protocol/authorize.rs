@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::client::{Client, ClientType, GrantType};
-use super::error::OAuthError;
+use super::error::{ErrorCode, OAuthError};
 use super::scope::ScopeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,139 +160,113 @@ pub fn pkce_challenge<'a>(
     }
 }
 
-/// Validates a request from `client` (already looked up by [`client_id`]).
-pub fn validate(
-    params: &Params,
+/// The redirect URI of a request (RFC 6749 §3.1.2.3): an exact, byte-for-byte match with
+/// a registered one (RFC 9700 §4.1.3). Only a client with a single registered URI may
+/// leave it out, and not in an OpenID Connect request (Core §3.1.2.1).
+pub fn resolve_redirect_uri(
     client: &Client,
-) -> Result<AuthorizationRequest, AuthorizeFailure> {
-    let render = |msg: String| AuthorizeFailure::Render(OAuthError::invalid_request(msg));
-
-    // 1. The redirect URI: exact, byte-for-byte match with a registered one (RFC 9700
-    //    §4.1.3). Only a client with a single registered URI may leave it out, and not
-    //    in an OpenID Connect request, where it is required (Core §3.1.2.1).
-    let openid =
-        matches!(single(params, "scope"), Ok(Some(s)) if s.split(' ').any(|v| v == "openid"));
-    let given = single(params, "redirect_uri").map_err(render)?;
-    let redirect_uri = match given {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
-        Some(_) => {
-            return Err(render(
-                "redirect_uri is not registered for this client".into(),
-            ))
-        }
-        None if openid => return Err(render("redirect_uri is required".into())),
-        None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
+    given: Option<&str>,
+    openid: bool,
+) -> Result<String, String> {
+    match given {
+        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => Ok(uri.to_owned()),
+        Some(_) => Err("redirect_uri is not registered for this client".into()),
+        None if openid => Err("redirect_uri is required".into()),
+        None if client.redirect_uris.len() == 1 => Ok(client.redirect_uris[0].clone()),
         None if client.redirect_uris.is_empty() => {
-            return Err(render("the client has no registered redirect_uri".into()))
+            Err("the client has no registered redirect_uri".into())
         }
-        None => return Err(render("redirect_uri is required".into())),
-    };
+        None => Err("redirect_uri is required".into()),
+    }
+}
 
-    // 2. The response mode decides how errors travel from here on. An over-long state
-    //    is refused before anything would echo it.
-    let state = single(params, "state").ok().flatten().map(str::to_owned);
-    let state_too_long = state.as_ref().is_some_and(|s| s.len() > MAX_STATE);
-    let state = state.filter(|_| !state_too_long);
-    let response_mode = match single(params, "response_mode") {
-        Ok(None) | Ok(Some("query")) => ResponseMode::Query,
+/// How errors travel once the redirect URI is known: an unknown `response_mode` still
+/// gets its error by query (OAuth 2.0 Multiple Response Types §2.1, form_post §2).
+pub fn response_mode_for_errors(value: Result<Option<&str>, String>) -> ResponseMode {
+    match value {
         Ok(Some("fragment")) => ResponseMode::Fragment,
         Ok(Some("form_post")) => ResponseMode::FormPost,
         _ => ResponseMode::Query,
-    };
-    let target = ErrorTarget {
-        redirect_uri: redirect_uri.clone(),
-        response_mode,
-        state: state.clone(),
-    };
-    let fail = |e: OAuthError| AuthorizeFailure::Redirect(target.clone(), e);
-    let invalid = |msg: String| fail(OAuthError::invalid_request(msg));
-
-    if state_too_long {
-        return Err(invalid(format!(
-            "state is longer than {MAX_STATE} characters"
-        )));
     }
-    if let Some(duplicate) = params.iter().find(|(_, v)| v.len() > 1).map(|(k, _)| k) {
-        // Only names this endpoint knows are repeated back.
-        return Err(invalid(
-            match KNOWN_PARAMETERS.contains(&duplicate.as_str()) {
-                true => format!("{duplicate} was given more than once"),
-                false => "a parameter was given more than once".into(),
-            },
+}
+
+/// `response_mode` must be one this server answers in.
+pub fn check_response_mode(value: Option<&str>) -> Result<(), String> {
+    match value {
+        None | Some("query" | "fragment" | "form_post") => Ok(()),
+        Some(_) => Err("response_mode is not supported; use query, fragment or form_post".into()),
+    }
+}
+
+/// A repeated parameter is an error (RFC 6749 §3.1); only names this endpoint knows are
+/// repeated back in the message.
+pub fn check_no_repeats(params: &Params) -> Result<(), String> {
+    match params.iter().find(|(_, v)| v.len() > 1).map(|(k, _)| k) {
+        None => Ok(()),
+        Some(name) if KNOWN_PARAMETERS.contains(&name.as_str()) => {
+            Err(format!("{name} was given more than once"))
+        }
+        Some(_) => Err("a parameter was given more than once".into()),
+    }
+}
+
+/// Request objects (OpenID Connect Core §6) are not supported, by value or by reference.
+pub fn check_no_request_object(
+    request: Option<&str>,
+    request_uri: Option<&str>,
+) -> Result<(), OAuthError> {
+    if request.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
         ));
     }
-    match single(params, "response_mode").map_err(invalid)? {
-        None | Some("query" | "fragment" | "form_post") => {}
-        Some(_) => {
-            return Err(invalid(
-                "response_mode is not supported; use query, fragment or form_post".into(),
-            ))
-        }
-    }
-
-    // 3. Request objects (OpenID Connect Core §6) are not supported.
-    if single(params, "request").map_err(invalid)?.is_some() {
-        return Err(fail(OAuthError::new(
-            super::error::ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        )));
-    }
-    if single(params, "request_uri").map_err(invalid)?.is_some() {
-        return Err(fail(OAuthError::new(
-            super::error::ErrorCode::RequestUriNotSupported,
+    if request_uri.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
             "request_uri is not supported",
-        )));
+        ));
     }
+    Ok(())
+}
 
-    // 4. Only the code flow, and only for clients registered for it.
-    match single(params, "response_type").map_err(invalid)? {
-        None => return Err(invalid("response_type is required".into())),
+/// Only the code flow (RFC 6749 §4.1.1, RFC 9700 §2.1.2), and only for clients registered
+/// for it (§4.1.2.1 `unauthorized_client`).
+pub fn check_response_type(client: &Client, value: Option<&str>) -> Result<(), OAuthError> {
+    match value {
+        None => return Err(OAuthError::invalid_request("response_type is required")),
         Some("code") => {}
         Some(_) => {
-            return Err(fail(OAuthError::new(
-                super::error::ErrorCode::UnsupportedResponseType,
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
                 "response_type is not supported; use code",
-            )))
+            ))
         }
     }
     if !client.allows_grant(GrantType::AuthorizationCode)
         || !client.response_types.iter().any(|r| r == "code")
     {
-        return Err(fail(OAuthError::new(
-            super::error::ErrorCode::UnauthorizedClient,
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
             "the client is not registered for the authorization code flow",
-        )));
+        ));
     }
+    Ok(())
+}
 
-    // 5. Scope: only what the client is registered for.
-    let scope_text = single(params, "scope").map_err(invalid)?.unwrap_or("");
-    let scope = super::grant::allowed_scope(client, scope_text).map_err(fail)?;
-
-    // 6. PKCE (RFC 7636): S256 only; required for public clients.
-    let code_challenge = pkce_challenge(
-        client,
-        single(params, "code_challenge").map_err(invalid)?,
-        single(params, "code_challenge_method").map_err(invalid)?,
-    )
-    .map_err(invalid)?;
-
-    // 7. prompt and max_age (OpenID Connect Core §3.1.2.1).
+/// `prompt` (OpenID Connect Core §3.1.2.1): known values, each once, `none` alone.
+pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, String> {
     let mut prompt = Vec::new();
-    for value in single(params, "prompt")
-        .map_err(invalid)?
-        .unwrap_or("")
-        .split(' ')
-        .filter(|p| !p.is_empty())
-    {
+    for value in value.unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
         let p = match value {
             "none" => Prompt::None,
             "login" => Prompt::Login,
             "consent" => Prompt::Consent,
             "select_account" => Prompt::SelectAccount,
             _ => {
-                return Err(invalid(
+                return Err(
                     "prompt is not supported; use none, login, consent or select_account".into(),
-                ))
+                )
             }
         };
         if !prompt.contains(&p) {
@@ -300,28 +274,76 @@ pub fn validate(
         }
     }
     if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err(invalid(
-            "prompt=none cannot be combined with other values".into(),
-        ));
+        return Err("prompt=none cannot be combined with other values".into());
     }
-    let max_age = match single(params, "max_age").map_err(invalid)? {
-        None => None,
-        Some(text) => Some(
+    Ok(prompt)
+}
+
+/// `max_age` (OpenID Connect Core §3.1.2.1): a whole, non-negative number of seconds.
+pub fn parse_max_age(value: Option<&str>) -> Result<Option<i64>, String> {
+    value
+        .map(|text| {
             text.parse::<i64>()
                 .ok()
                 .filter(|v| *v >= 0)
-                .ok_or_else(|| invalid("max_age must be a whole number of seconds".into()))?,
-        ),
-    };
+                .ok_or_else(|| "max_age must be a whole number of seconds".to_owned())
+        })
+        .transpose()
+}
 
-    let text = |name: &str, max: usize| -> Result<Option<String>, AuthorizeFailure> {
-        match single(params, name).map_err(invalid)? {
-            Some(v) if v.len() > max => {
-                Err(invalid(format!("{name} is longer than {max} characters")))
-            }
-            other => Ok(other.map(str::to_owned)),
-        }
+/// A free-text parameter kept with the request, bounded so that stored flows stay small.
+fn bounded(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, String> {
+    match value {
+        Some(v) if v.len() > max => Err(format!("{name} is longer than {max} characters")),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// Validates a request from `client` (already looked up by [`client_id`]). Until the
+/// redirect URI is verified, failures are rendered; after it, they are redirected.
+pub fn validate(
+    params: &Params,
+    client: &Client,
+) -> Result<AuthorizationRequest, AuthorizeFailure> {
+    let render = |msg: String| AuthorizeFailure::Render(OAuthError::invalid_request(msg));
+    let openid =
+        matches!(single(params, "scope"), Ok(Some(s)) if s.split(' ').any(|v| v == "openid"));
+    let given = single(params, "redirect_uri").map_err(render)?;
+    let redirect_uri = resolve_redirect_uri(client, given, openid).map_err(render)?;
+
+    // An over-long state is refused before anything would echo it.
+    let state = single(params, "state").ok().flatten().map(str::to_owned);
+    let state_too_long = state.as_ref().is_some_and(|s| s.len() > MAX_STATE);
+    let state = state.filter(|_| !state_too_long);
+    let response_mode = response_mode_for_errors(single(params, "response_mode"));
+    let target = ErrorTarget {
+        redirect_uri: redirect_uri.clone(),
+        response_mode,
+        state: state.clone(),
     };
+    let fail = |e: OAuthError| AuthorizeFailure::Redirect(target.clone(), e);
+    let invalid = |msg: String| fail(OAuthError::invalid_request(msg));
+    let one = |name: &str| single(params, name).map_err(invalid);
+
+    if state_too_long {
+        return Err(invalid(format!(
+            "state is longer than {MAX_STATE} characters"
+        )));
+    }
+    check_no_repeats(params).map_err(invalid)?;
+    check_response_mode(one("response_mode")?).map_err(invalid)?;
+    check_no_request_object(one("request")?, one("request_uri")?).map_err(fail)?;
+    check_response_type(client, one("response_type")?).map_err(fail)?;
+    let scope = super::grant::allowed_scope(client, one("scope")?.unwrap_or("")).map_err(fail)?;
+    let code_challenge = pkce_challenge(
+        client,
+        one("code_challenge")?,
+        one("code_challenge_method")?,
+    )
+    .map_err(invalid)?;
+    let prompt = parse_prompt(one("prompt")?).map_err(invalid)?;
+    let max_age = parse_max_age(one("max_age")?).map_err(invalid)?;
+    let text = |name: &str, max: usize| bounded(name, one(name)?, max).map_err(invalid);
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri,
@@ -336,4 +358,272 @@ pub fn validate(
         login_hint: text("login_hint", 256)?,
         id_token_hint: text("id_token_hint", 8192)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::testing;
+
+    const CB: &str = "https://app.example/cb";
+
+    fn web_app(redirect_uris: &[&str]) -> Client {
+        testing::client(
+            &["authorization_code"],
+            "openid profile",
+            false,
+            redirect_uris,
+        )
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        let mut params = Params::new();
+        for (k, v) in pairs {
+            params.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        params
+    }
+
+    #[test]
+    fn rfc_6749_3_1_2_3_and_rfc_9700_4_1_3_redirect_uris_match_exactly() {
+        let one = web_app(&[CB]);
+        let two = web_app(&[CB, "https://app.example/other"]);
+        let none = web_app(&[]);
+        type Case<'a> = (&'a Client, Option<&'a str>, bool, Result<&'a str, &'a str>);
+        let cases: &[Case] = &[
+            (&one, Some(CB), false, Ok(CB)),
+            (
+                &one,
+                Some("https://app.example/cb/"),
+                false,
+                Err("not registered"),
+            ),
+            (
+                &one,
+                Some("https://APP.example/cb"),
+                false,
+                Err("not registered"),
+            ),
+            (
+                &one,
+                Some("https://app.example/cb?x=1"),
+                false,
+                Err("not registered"),
+            ),
+            (&one, None, false, Ok(CB)),
+            // OpenID Connect Core §3.1.2.1: required in an OpenID request.
+            (&one, None, true, Err("required")),
+            (&two, None, false, Err("required")),
+            (&none, None, false, Err("no registered")),
+        ];
+        for (client, given, openid, expected) in cases {
+            let got = resolve_redirect_uri(client, *given, *openid);
+            match (expected, &got) {
+                (Ok(uri), Ok(g)) => assert_eq!(g, uri),
+                (Err(part), Err(e)) => assert!(e.contains(part), "{given:?}: {e}"),
+                _ => panic!("{given:?} openid={openid}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn oauth_response_modes_and_the_mode_errors_travel_in() {
+        for (value, ok, mode) in [
+            (None, true, ResponseMode::Query),
+            (Some("query"), true, ResponseMode::Query),
+            (Some("fragment"), true, ResponseMode::Fragment),
+            (Some("form_post"), true, ResponseMode::FormPost),
+            (Some("web_message"), false, ResponseMode::Query),
+        ] {
+            assert_eq!(check_response_mode(value).is_ok(), ok, "{value:?}");
+            assert_eq!(response_mode_for_errors(Ok(value)), mode, "{value:?}");
+        }
+        assert_eq!(
+            response_mode_for_errors(Err("repeated".into())),
+            ResponseMode::Query
+        );
+    }
+
+    #[test]
+    fn rfc_6749_3_1_parameters_are_not_repeated_and_unknown_names_are_not_echoed() {
+        assert!(check_no_repeats(&params(&[("scope", "openid"), ("state", "s")])).is_ok());
+        assert_eq!(
+            check_no_repeats(&params(&[("scope", "a"), ("scope", "b")])).unwrap_err(),
+            "scope was given more than once"
+        );
+        let odd = "<script>x</script>";
+        let err = check_no_repeats(&params(&[(odd, "1"), (odd, "2")])).unwrap_err();
+        assert_eq!(err, "a parameter was given more than once");
+    }
+
+    #[test]
+    fn oidc_core_6_request_objects_are_refused_with_their_own_codes() {
+        assert!(check_no_request_object(None, None).is_ok());
+        let by_value = check_no_request_object(Some("eyJ..."), None).unwrap_err();
+        assert_eq!(by_value.code, ErrorCode::RequestNotSupported);
+        let by_reference = check_no_request_object(None, Some("https://x")).unwrap_err();
+        assert_eq!(by_reference.code, ErrorCode::RequestUriNotSupported);
+    }
+
+    #[test]
+    fn rfc_6749_4_1_1_only_the_code_flow_for_clients_registered_for_it() {
+        let web = web_app(&[CB]);
+        let machine = testing::client(&["client_credentials"], "clients:read", false, &[CB]);
+        let cases = [
+            (&web, None, Some(ErrorCode::InvalidRequest)),
+            (&web, Some("code"), None),
+            (
+                &web,
+                Some("token"),
+                Some(ErrorCode::UnsupportedResponseType),
+            ),
+            (
+                &web,
+                Some("code id_token"),
+                Some(ErrorCode::UnsupportedResponseType),
+            ),
+            (&machine, Some("code"), Some(ErrorCode::UnauthorizedClient)),
+        ];
+        for (client, value, expected) in cases {
+            let got = check_response_type(client, value).err().map(|e| e.code);
+            assert_eq!(got, expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn rfc_7636_4_3_pkce_is_s256_well_formed_and_required_of_public_clients() {
+        let confidential = web_app(&[CB]);
+        let public = testing::client(&["authorization_code"], "openid", true, &[CB]);
+        let good = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        type Case<'a> = (
+            &'a Client,
+            Option<&'a str>,
+            Option<&'a str>,
+            Result<Option<&'a str>, &'a str>,
+        );
+        let cases: &[Case] = &[
+            (&confidential, None, None, Ok(None)),
+            (&confidential, Some(good), Some("S256"), Ok(Some(good))),
+            (&confidential, Some(good), None, Err("must be S256")),
+            (
+                &confidential,
+                Some(good),
+                Some("plain"),
+                Err("must be S256"),
+            ),
+            (
+                &confidential,
+                Some(good),
+                Some("S512"),
+                Err("not supported"),
+            ),
+            (
+                &confidential,
+                None,
+                Some("S256"),
+                Err("without code_challenge"),
+            ),
+            (&confidential, Some("short"), Some("S256"), Err("43 to 128")),
+            (&public, None, None, Err("must use PKCE")),
+            (&public, Some(good), Some("S256"), Ok(Some(good))),
+        ];
+        for (client, challenge, method, expected) in cases {
+            let got = pkce_challenge(client, *challenge, *method);
+            match (expected, &got) {
+                (Ok(v), Ok(g)) => assert_eq!(g, v),
+                (Err(part), Err(e)) => assert!(e.contains(part), "{challenge:?} {method:?}: {e}"),
+                _ => panic!("{challenge:?} {method:?}: {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_prompt_values_and_max_age() {
+        assert_eq!(parse_prompt(None).unwrap(), vec![]);
+        assert_eq!(
+            parse_prompt(Some("login consent login")).unwrap(),
+            vec![Prompt::Login, Prompt::Consent]
+        );
+        assert_eq!(parse_prompt(Some("none")).unwrap(), vec![Prompt::None]);
+        assert!(parse_prompt(Some("none login")).is_err());
+        assert!(parse_prompt(Some("create")).is_err());
+        assert_eq!(parse_max_age(None).unwrap(), None);
+        assert_eq!(parse_max_age(Some("0")).unwrap(), Some(0));
+        assert_eq!(parse_max_age(Some("3600")).unwrap(), Some(3600));
+        for bad in ["-1", "1.5", "soon", "99999999999999999999"] {
+            assert!(parse_max_age(Some(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rfc_9700_4_11_failures_before_the_redirect_uri_is_verified_are_never_redirected() {
+        let client = web_app(&[CB]);
+        let unregistered = params(&[
+            ("redirect_uri", "https://evil.example/cb"),
+            ("response_type", "token"),
+        ]);
+        assert!(matches!(
+            validate(&unregistered, &client),
+            Err(AuthorizeFailure::Render(_))
+        ));
+        let verified = params(&[
+            ("redirect_uri", CB),
+            ("response_type", "token"),
+            ("state", "s"),
+        ]);
+        match validate(&verified, &client) {
+            Err(AuthorizeFailure::Redirect(target, e)) => {
+                assert_eq!(target.redirect_uri, CB);
+                assert_eq!(target.state.as_deref(), Some("s"));
+                assert_eq!(e.code, ErrorCode::UnsupportedResponseType);
+            }
+            other => panic!("{other:?}"),
+        }
+        let long_state = "s".repeat(MAX_STATE + 1);
+        let too_long = params(&[("redirect_uri", CB), ("state", &long_state)]);
+        match validate(&too_long, &client) {
+            Err(AuthorizeFailure::Redirect(target, e)) => {
+                assert_eq!(target.state, None, "an over-long state is not echoed");
+                assert!(!e.description.contains(&long_state));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_request_keeps_what_the_flow_needs() {
+        let client = web_app(&[CB]);
+        let req = validate(
+            &params(&[
+                ("redirect_uri", CB),
+                ("response_type", "code"),
+                ("scope", "openid profile"),
+                ("state", "st"),
+                ("nonce", "n"),
+                ("prompt", "consent"),
+                ("max_age", "60"),
+                ("response_mode", "form_post"),
+            ]),
+            &client,
+        )
+        .unwrap();
+        assert_eq!(req.redirect_uri, CB);
+        assert!(req.redirect_uri_given);
+        assert_eq!(req.response_mode, ResponseMode::FormPost);
+        assert_eq!(req.scope_set().to_string(), "openid profile");
+        assert_eq!(req.state.as_deref(), Some("st"));
+        assert_eq!(req.nonce.as_deref(), Some("n"));
+        assert_eq!(req.prompt, vec![Prompt::Consent]);
+        assert_eq!(req.max_age, Some(60));
+        let long_nonce = "n".repeat(513);
+        assert!(validate(
+            &params(&[
+                ("redirect_uri", CB),
+                ("response_type", "code"),
+                ("nonce", &long_nonce)
+            ]),
+            &client
+        )
+        .is_err());
+    }
 }

@@ -67,39 +67,9 @@ fn refused_scopes(missing: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::client::ClientRequest;
 
     fn client(grants: &[&str], scope: &str, public: bool) -> Client {
-        let draft = ClientRequest {
-            grant_types: Some(grants.iter().map(|g| g.to_string()).collect()),
-            scope: Some(scope.into()),
-            client_type: public.then(|| "public".into()),
-            ..Default::default()
-        }
-        .validate()
-        .unwrap();
-        Client {
-            id: "c".into(),
-            name: draft.name,
-            description: draft.description,
-            client_uri: None,
-            logo_uri: None,
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            grant_types: draft.grant_types,
-            response_types: draft.response_types,
-            scope: draft.scope,
-            auth_method: draft.auth_method,
-            client_type: draft.client_type,
-            owner: None,
-            owner_id: None,
-            owner_is_admin: false,
-            skip_consent: false,
-            access_token_format: draft.access_token_format,
-            has_logo: false,
-            created_at: 0,
-            updated_at: 0,
-        }
+        crate::protocol::testing::client(grants, scope, public, &[])
     }
 
     #[test]

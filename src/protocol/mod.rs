@@ -18,4 +18,6 @@ pub mod principal;
 pub mod scope;
 pub mod sealing;
 pub mod secret;
+#[cfg(test)]
+mod testing;
 pub mod time;
