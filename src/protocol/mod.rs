@@ -10,6 +10,7 @@ pub mod claims;
 pub mod client;
 pub mod credentials;
 pub mod error;
+pub mod exchange;
 pub mod grant;
 pub mod guard;
 pub mod keys;

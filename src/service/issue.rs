@@ -16,10 +16,12 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::claims::{self, AccessTokenJwt, IdTokenInput, UserClaims};
 use crate::protocol::client::{Client, GrantType, TokenFormat};
-use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::error::ErrorCode;
+use crate::protocol::exchange::{
+    check_code_exchange, may_repeat_successor, refreshed_scope, CodeRefusal, IssuedCode,
+};
 use crate::protocol::grant::allowed_scope;
 use crate::protocol::keys::SigningKey;
-use crate::protocol::pkce;
 use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
@@ -197,49 +199,21 @@ impl Issuer<'_> {
         let mut conn = self.db.conn()?;
         let row =
             codes::find(&mut conn, &hash)?.ok_or_else(|| invalid_grant("the code is invalid"))?;
-        if row.client_id != client.id {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if row.used_at.is_some() {
-            store::revoke_family(&mut conn, &row.family_id, now)?;
-            return Err(invalid_grant(
-                "the code was already used; tokens issued for it are revoked",
-            ));
-        }
-        if row.expires_at <= now {
-            return Err(invalid_grant("the code has expired"));
-        }
-        match redirect_uri {
-            Some(uri) if uri != row.redirect_uri => {
-                return Err(invalid_grant(
-                    "redirect_uri differs from the authorization request",
-                ))
+        let issued = IssuedCode {
+            client_id: &row.client_id,
+            redirect_uri: &row.redirect_uri,
+            redirect_uri_given: row.redirect_uri_given,
+            code_challenge: row.code_challenge.as_deref(),
+            used: row.used_at.is_some(),
+            expires_at: row.expires_at,
+        };
+        if let Err(refusal) =
+            check_code_exchange(&issued, &client.id, redirect_uri, code_verifier, now)
+        {
+            if refusal == CodeRefusal::Replayed {
+                store::revoke_family(&mut conn, &row.family_id, now)?;
             }
-            None if row.redirect_uri_given => {
-                return Err(Error::OAuth(OAuthError::invalid_request(
-                    "redirect_uri is required: the authorization request carried one",
-                )))
-            }
-            _ => {}
-        }
-        match (&row.code_challenge, code_verifier) {
-            (Some(challenge), Some(verifier)) if pkce::verify_s256(verifier, challenge) => {}
-            (Some(_), Some(_)) => {
-                return Err(invalid_grant(
-                    "code_verifier does not match the code_challenge",
-                ))
-            }
-            (Some(_), None) => {
-                return Err(Error::OAuth(OAuthError::invalid_request(
-                    "code_verifier is required",
-                )))
-            }
-            (None, Some(_)) => {
-                return Err(invalid_grant(
-                    "code_verifier given but the request had no code_challenge",
-                ))
-            }
-            (None, None) => {}
+            return Err(Error::OAuth(refusal.to_oauth()));
         }
         let user = users::find_by_id(&mut conn, &row.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
@@ -258,18 +232,16 @@ impl Issuer<'_> {
         let response = self.prepare(&what, &key, now)?;
         // Consuming the code and storing its tokens is one transaction: whoever consumes
         // first wins, and a concurrent second exchange counts as a replay.
-        let issued = write(&mut conn, |conn| {
+        let consumed = write(&mut conn, |conn| {
             if !codes::consume(conn, &hash, now)? {
                 return Ok(false);
             }
             self.persist(conn, &what, &row.grant_id, &response, now)?;
             Ok(true)
         })?;
-        if !issued {
+        if !consumed {
             store::revoke_family(&mut conn, &row.family_id, now)?;
-            return Err(invalid_grant(
-                "the code was already used; tokens issued for it are revoked",
-            ));
+            return Err(Error::OAuth(CodeRefusal::Replayed.to_oauth()));
         }
         Ok(response)
     }
@@ -313,9 +285,8 @@ impl Issuer<'_> {
                         .is_some_and(|n| n.token.rotated_at.is_none() && n.is_active(now)),
                     None => false,
                 };
-                if successor_unused
-                    && now - rotated_at <= self.settings.refresh_grace.as_secs() as i64
-                {
+                let grace = self.settings.refresh_grace.as_secs() as i64;
+                if may_repeat_successor(successor_unused, rotated_at, grace, now) {
                     if let Some(response) = t
                         .successor
                         .as_deref()
@@ -332,19 +303,7 @@ impl Issuer<'_> {
                 ));
             }
             let granted = ScopeSet::parse(&t.scope).map_err(Error::internal_msg)?;
-            let scope = match requested_scope {
-                None => granted.clone(),
-                Some(text) => {
-                    let requested = ScopeSet::parse(text)
-                        .map_err(|e| Error::OAuth(OAuthError::invalid_scope(e)))?;
-                    if !requested.is_subset(&granted) {
-                        return Err(Error::OAuth(OAuthError::invalid_scope(
-                            "a refresh may only narrow the scope",
-                        )));
-                    }
-                    requested
-                }
-            };
+            let scope = refreshed_scope(&granted, requested_scope)?;
             let user_id = t
                 .user_id
                 .clone()
