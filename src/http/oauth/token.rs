@@ -5,6 +5,7 @@ use super::{authenticate, client_credentials, no_store, refuse_if_throttled, set
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
+use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::secret::Secret;
 use crate::protocol::time;
@@ -71,90 +72,18 @@ pub async fn token(
     );
     let address = crate::http::extract::peer_ip(&req);
     refuse_if_throttled(&state, &address, credentials.as_ref().ok())?;
-    let st = state.clone();
+    let request = GrantRequest {
+        state: &state,
+        address: &address,
+        form,
+    };
     // Every outcome, early ones included, goes through `settle` below, so that a missing
     // or wrong client credential is counted however the request failed.
     let result = match grant_type.as_str() {
-        "client_credentials" => {
-            async {
-                let client = authenticate(&state, credentials?, &address).await?;
-                let ttl = state.settings.access_token_ttl;
-                let scope = form.scope.as_deref();
-                tokens::client_credentials(&state.db, &client, scope, ttl, time::now()).await
-            }
-            .await
-        }
-        "authorization_code" => {
-            async {
-                let credentials = credentials?;
-                let code = form
-                    .code
-                    .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-                let client = authenticate(&state, credentials, &address).await?;
-                blocking(move || {
-                    st.issuer().authorization_code(
-                        &client,
-                        code.expose_str(),
-                        form.redirect_uri.as_deref(),
-                        form.code_verifier.as_ref().map(Secret::expose_str),
-                        time::now(),
-                    )
-                })
-                .await
-            }
-            .await
-        }
-        "refresh_token" => {
-            async {
-                let credentials = credentials?;
-                let token = form
-                    .refresh_token
-                    .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-                let client = authenticate(&state, credentials, &address).await?;
-                blocking(move || {
-                    st.issuer()
-                        .refresh(&client, token.expose_str(), form.scope.as_deref(), time::now())
-                })
-                .await
-            }
-            .await
-        }
-        "password" => {
-            async {
-                let credentials = credentials?;
-                let username = form
-                    .username
-                    .ok_or_else(|| OAuthError::invalid_request("username is required"))?;
-                let password = form
-                    .password
-                    .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
-                let client = authenticate(&state, credentials, &address).await?;
-                if let Err(seconds) = state.login_limiter.begin(&username, &address) {
-                    return Err(Error::TooManyRequests(seconds));
-                }
-                let name = username.clone();
-                let network = crate::http::ratelimit::network(&address).to_string();
-                let result = blocking(move || {
-                    st.issuer().password(
-                        &client,
-                        &name,
-                        password.expose_str(),
-                        &network,
-                        form.scope.as_deref(),
-                        time::now(),
-                    )
-                })
-                .await;
-                match &result {
-                    // A wrong password stays counted; anything else says nothing about it.
-                    Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {}
-                    Ok(_) => state.login_limiter.succeeded(&username, &address),
-                    Err(_) => state.login_limiter.withdraw(&username, &address),
-                }
-                result
-            }
-            .await
-        }
+        "client_credentials" => client_credentials_grant(request, credentials).await,
+        "authorization_code" => authorization_code_grant(request, credentials).await,
+        "refresh_token" => refresh_token_grant(request, credentials).await,
+        "password" => password_grant(request, credentials).await,
         _ => Err(Error::oauth(
             ErrorCode::UnsupportedGrantType,
             "grant_type is not supported; use authorization_code, refresh_token, client_credentials or password",
@@ -167,4 +96,116 @@ pub async fn token(
         .with_label_values(&[&grant_type])
         .inc();
     Ok(no_store(HttpResponse::Ok()).json(response))
+}
+
+/// A token request on its way to one grant.
+struct GrantRequest<'a> {
+    state: &'a State,
+    address: &'a str,
+    form: TokenForm,
+}
+
+/// RFC 6749 §4.4.
+async fn client_credentials_grant(
+    r: GrantRequest<'_>,
+    credentials: Result<ClientCredentials>,
+) -> Result<TokenResponse> {
+    let credentials = credentials?;
+    let client = authenticate(r.state, credentials, r.address).await?;
+    let ttl = r.state.settings.access_token_ttl;
+    let scope = r.form.scope.as_deref();
+    tokens::client_credentials(&r.state.db, &client, scope, ttl, time::now()).await
+}
+
+/// RFC 6749 §4.1.3, RFC 7636 §4.5.
+async fn authorization_code_grant(
+    mut r: GrantRequest<'_>,
+    credentials: Result<ClientCredentials>,
+) -> Result<TokenResponse> {
+    let credentials = credentials?;
+    let code = r
+        .form
+        .code
+        .take()
+        .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
+    let client = authenticate(r.state, credentials, r.address).await?;
+    let (st, form) = (r.state.clone(), r.form);
+    blocking(move || {
+        st.issuer().authorization_code(
+            &client,
+            code.expose_str(),
+            form.redirect_uri.as_deref(),
+            form.code_verifier.as_ref().map(Secret::expose_str),
+            time::now(),
+        )
+    })
+    .await
+}
+
+/// RFC 6749 §6.
+async fn refresh_token_grant(
+    mut r: GrantRequest<'_>,
+    credentials: Result<ClientCredentials>,
+) -> Result<TokenResponse> {
+    let credentials = credentials?;
+    let refresh_token = r
+        .form
+        .refresh_token
+        .take()
+        .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
+    let client = authenticate(r.state, credentials, r.address).await?;
+    let (st, form) = (r.state.clone(), r.form);
+    blocking(move || {
+        st.issuer().refresh(
+            &client,
+            refresh_token.expose_str(),
+            form.scope.as_deref(),
+            time::now(),
+        )
+    })
+    .await
+}
+
+/// RFC 6749 §4.3, for clients that list it; throttled like the sign-in page.
+async fn password_grant(
+    mut r: GrantRequest<'_>,
+    credentials: Result<ClientCredentials>,
+) -> Result<TokenResponse> {
+    let credentials = credentials?;
+    let username = r
+        .form
+        .username
+        .take()
+        .ok_or_else(|| OAuthError::invalid_request("username is required"))?;
+    let password = r
+        .form
+        .password
+        .take()
+        .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
+    let client = authenticate(r.state, credentials, r.address).await?;
+    let (state, address) = (r.state, r.address);
+    if let Err(seconds) = state.login_limiter.begin(&username, address) {
+        return Err(Error::TooManyRequests(seconds));
+    }
+    let name = username.clone();
+    let network = crate::http::ratelimit::network(address).to_string();
+    let (st, scope) = (state.clone(), r.form.scope);
+    let result = blocking(move || {
+        st.issuer().password(
+            &client,
+            &name,
+            password.expose_str(),
+            &network,
+            scope.as_deref(),
+            time::now(),
+        )
+    })
+    .await;
+    match &result {
+        // A wrong password stays counted; anything else says nothing about it.
+        Err(Error::OAuth(e)) if e.code == ErrorCode::InvalidGrant => {}
+        Ok(_) => state.login_limiter.succeeded(&username, address),
+        Err(_) => state.login_limiter.withdraw(&username, address),
+    }
+    result
 }

@@ -1,0 +1,83 @@
+//! The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6).
+
+use super::{invalid_grant, Issue, Issuer};
+use crate::error::{Error, Result};
+use crate::protocol::client::{Client, GrantType};
+use crate::protocol::error::ErrorCode;
+use crate::protocol::exchange::{check_code_exchange, CodeRefusal, IssuedCode};
+use crate::protocol::scope::ScopeSet;
+use crate::protocol::secret;
+use crate::protocol::time::Timestamp;
+use crate::service::tokens::TokenResponse;
+use crate::storage::tokens as store;
+use crate::storage::{codes, users, write};
+
+impl Issuer<'_> {
+    /// Exchanges an authorization code. A second use of a code fails and revokes what the
+    /// first exchange issued (RFC 6749 §4.1.2).
+    pub fn authorization_code(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TokenResponse> {
+        if !client.allows_grant(GrantType::AuthorizationCode) {
+            return Err(Error::oauth(
+                ErrorCode::UnauthorizedClient,
+                "the client may not use the authorization_code grant",
+            ));
+        }
+        let hash = secret::token_hash(code);
+        let key = self.key()?;
+        let mut conn = self.db.conn()?;
+        let row =
+            codes::find(&mut conn, &hash)?.ok_or_else(|| invalid_grant("the code is invalid"))?;
+        let issued = IssuedCode {
+            client_id: &row.client_id,
+            redirect_uri: &row.redirect_uri,
+            redirect_uri_given: row.redirect_uri_given,
+            code_challenge: row.code_challenge.as_deref(),
+            used: row.used_at.is_some(),
+            expires_at: row.expires_at,
+        };
+        if let Err(refusal) =
+            check_code_exchange(&issued, &client.id, redirect_uri, code_verifier, now)
+        {
+            if refusal == CodeRefusal::Replayed {
+                store::revoke_family(&mut conn, &row.family_id, now)?;
+            }
+            return Err(Error::OAuth(refusal.to_oauth()));
+        }
+        let user = users::find_by_id(&mut conn, &row.user_id)?
+            .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
+        let what = Issue {
+            client,
+            user: &user,
+            scope: &scope,
+            refresh_scope: None,
+            family_id: &row.family_id,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            refresh: scope.contains("offline_access")
+                && client.allows_grant(GrantType::RefreshToken),
+        };
+        let response = self.prepare(&what, &key, now)?;
+        // Consuming the code and storing its tokens is one transaction: whoever consumes
+        // first wins, and a concurrent second exchange counts as a replay.
+        let consumed = write(&mut conn, |conn| {
+            if !codes::consume(conn, &hash, now)? {
+                return Ok(false);
+            }
+            self.persist(conn, &what, &row.grant_id, &response, now)?;
+            Ok(true)
+        })?;
+        if !consumed {
+            store::revoke_family(&mut conn, &row.family_id, now)?;
+            return Err(Error::OAuth(CodeRefusal::Replayed.to_oauth()));
+        }
+        Ok(response)
+    }
+}
