@@ -157,137 +157,151 @@ impl Settings {
     }
 
     fn parse(raw: &BTreeMap<String, (String, String)>) -> Result<Self, ConfigError> {
-        let get = |key: &str| -> (&str, &str) {
-            raw.get(key)
-                .map(|(v, s)| (v.as_str(), s.as_str()))
-                .unwrap_or(("", "default"))
-        };
-        let fail = |key: &str, message: String| ConfigError {
-            key: key.into(),
-            source_name: get(key).1.to_string(),
-            message,
-        };
-        let duration = |key: &str| -> Result<Duration, ConfigError> {
-            let d = humantime::parse_duration(get(key).0).map_err(|e| {
-                fail(
-                    key,
-                    format!(
-                        "{:?} is not a duration like 90s, 15m or 1h: {e}",
-                        get(key).0
-                    ),
-                )
-            })?;
-            if d.is_zero() {
-                return Err(fail(key, "must be longer than zero".into()));
-            }
-            Ok(d)
-        };
-        let optional = |key: &str| Some(get(key).0.to_owned()).filter(|v| !v.is_empty());
-
-        let database_url = get("database_url").0.to_owned();
-        if database_url.is_empty() {
-            return Err(fail("database_url", "must not be empty".into()));
-        }
-        let bind = get("bind").0.to_owned();
-        if bind.parse::<std::net::SocketAddr>().is_err() {
-            return Err(fail(
-                "bind",
-                format!("{bind:?} is not an address like 127.0.0.1:8080"),
-            ));
-        }
-        let issuer = get("issuer").0.trim_end_matches('/').to_owned();
-        match url::Url::parse(&issuer) {
-            Ok(u)
-                if matches!(u.scheme(), "http" | "https")
-                    && u.query().is_none()
-                    && u.fragment().is_none() => {}
-            _ => {
-                return Err(fail(
-                    "issuer",
-                    format!("{issuer:?} is not an http(s) URL without query or fragment"),
-                ))
-            }
-        }
-        let cookie_key = optional("cookie_key")
-            .map(|k| decode_key(&k))
-            .transpose()
-            .map_err(|m| fail("cookie_key", m))?;
-        let master_key = optional("master_key")
-            .map(|k| crate::protocol::sealing::MasterKey::from_text(&k))
-            .transpose()
-            .map_err(|m| fail("master_key", m))?;
-        let master_key_file = optional("master_key_file").map(std::path::PathBuf::from);
+        let raw = Raw(raw);
+        // Checked in this order, so that of several mistakes the first is named.
+        let database_url = raw.check("database_url", |v| match v {
+            "" => Err("must not be empty".to_owned()),
+            url => Ok(Secret::new(url.to_owned())),
+        })?;
+        let bind = raw.check("bind", check_bind)?;
+        let issuer = raw.check("issuer", check_issuer)?;
+        let cookie_key = raw.check("cookie_key", |v| {
+            (!v.is_empty())
+                .then(|| decode_key(v).map(Secret::new))
+                .transpose()
+        })?;
+        let master_key = raw.check("master_key", |v| {
+            (!v.is_empty())
+                .then(|| crate::protocol::sealing::MasterKey::from_text(v))
+                .transpose()
+        })?;
+        let master_key_file = raw
+            .optional("master_key_file")
+            .map(std::path::PathBuf::from);
         if master_key.is_some() && master_key_file.is_some() {
-            return Err(fail(
+            return Err(raw.fail(
                 "master_key",
                 "set either master_key or master_key_file, not both".into(),
             ));
         }
-        let consent_url = optional("consent_url");
-        if let Some(u) = &consent_url {
-            if url::Url::parse(u).is_err() {
-                return Err(fail("consent_url", format!("{u:?} is not an absolute URL")));
-            }
-        }
-        let number = |key: &str| -> Result<u32, ConfigError> {
-            get(key)
-                .0
-                .parse::<u32>()
-                .map_err(|_| fail(key, format!("{:?} is not a whole number", get(key).0)))
-        };
-        let access_token_audience = parse_audience(get("access_token_audience").0)
-            .map_err(|m| fail("access_token_audience", m))?;
         Ok(Settings {
-            database_url: Secret::new(database_url),
+            database_url,
             bind,
             issuer,
-            cookie_key: cookie_key.map(Secret::new),
+            cookie_key,
             master_key,
             master_key_file,
-            consent_url,
-            access_token_ttl: duration("access_token_ttl")?,
-            refresh_token_ttl: duration("refresh_token_ttl")?,
-            auth_code_ttl: duration("auth_code_ttl")?,
-            id_token_ttl: duration("id_token_ttl")?,
-            session_ttl: duration("session_ttl")?,
-            refresh_grace: humantime::parse_duration(get("refresh_grace").0).map_err(|e| {
-                fail(
-                    "refresh_grace",
-                    format!(
-                        "{:?} is not a duration like 30s: {e}",
-                        get("refresh_grace").0
-                    ),
-                )
+            consent_url: raw.check("consent_url", |v| match v {
+                "" => Ok(None),
+                u if url::Url::parse(u).is_err() => Err(format!("{u:?} is not an absolute URL")),
+                u => Ok(Some(u.to_owned())),
             })?,
-            workers: number("workers")? as usize,
-            db_pool_size: number("db_pool_size")?,
-            trusted_proxies: parse_proxies(get("trusted_proxies").0)
-                .map_err(|m| fail("trusted_proxies", m))?,
-            metrics_token: match optional("metrics_token") {
-                Some(t) if t.len() < 16 => {
-                    return Err(fail(
-                        "metrics_token",
-                        "must be at least 16 characters".into(),
-                    ))
-                }
-                other => other.map(Secret::new),
-            },
-            access_token_audience,
+            access_token_ttl: raw.duration("access_token_ttl")?,
+            refresh_token_ttl: raw.duration("refresh_token_ttl")?,
+            auth_code_ttl: raw.duration("auth_code_ttl")?,
+            id_token_ttl: raw.duration("id_token_ttl")?,
+            session_ttl: raw.duration("session_ttl")?,
+            refresh_grace: raw.check("refresh_grace", |v| {
+                humantime::parse_duration(v)
+                    .map_err(|e| format!("{v:?} is not a duration like 30s: {e}"))
+            })?,
+            workers: raw.number("workers")? as usize,
+            db_pool_size: raw.number("db_pool_size")?,
+            trusted_proxies: raw.check("trusted_proxies", parse_proxies)?,
+            metrics_token: raw.check("metrics_token", |v| match v {
+                "" => Ok(None),
+                t if t.len() < 16 => Err("must be at least 16 characters".to_owned()),
+                t => Ok(Some(Secret::new(t.to_owned()))),
+            })?,
+            access_token_audience: raw.check("access_token_audience", parse_audience)?,
             quotas: crate::protocol::client::Quotas {
-                clients_per_owner: number("max_clients_per_owner")? as i64,
-                logo_bytes_per_owner: number("max_logo_bytes_per_owner")? as i64,
+                clients_per_owner: raw.number("max_clients_per_owner")? as i64,
+                logo_bytes_per_owner: raw.number("max_logo_bytes_per_owner")? as i64,
             },
-            consent_remember_default: match get("consent_remember_default").0 {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                other => {
-                    return Err(fail(
-                        "consent_remember_default",
-                        format!("{other:?} is not true or false"),
-                    ))
-                }
-            },
+            consent_remember_default: raw.check("consent_remember_default", |v| match v {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                other => Err(format!("{other:?} is not true or false")),
+            })?,
         })
+    }
+}
+
+/// The settings as read, each value with the name of where it came from, for messages
+/// that name both.
+struct Raw<'a>(&'a BTreeMap<String, (String, String)>);
+
+impl Raw<'_> {
+    fn get(&self, key: &str) -> (&str, &str) {
+        self.0
+            .get(key)
+            .map(|(v, s)| (v.as_str(), s.as_str()))
+            .unwrap_or(("", "default"))
+    }
+
+    fn fail(&self, key: &str, message: String) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            source_name: self.get(key).1.to_string(),
+            message,
+        }
+    }
+
+    /// The value of `key` through `check`, whose message becomes the error for that key.
+    fn check<T>(
+        &self,
+        key: &str,
+        check: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        check(self.get(key).0).map_err(|m| self.fail(key, m))
+    }
+
+    fn optional(&self, key: &str) -> Option<String> {
+        Some(self.get(key).0.to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A duration longer than zero.
+    fn duration(&self, key: &str) -> Result<Duration, ConfigError> {
+        self.check(key, |v| {
+            let d = humantime::parse_duration(v)
+                .map_err(|e| format!("{v:?} is not a duration like 90s, 15m or 1h: {e}"))?;
+            if d.is_zero() {
+                return Err("must be longer than zero".into());
+            }
+            Ok(d)
+        })
+    }
+
+    fn number(&self, key: &str) -> Result<u32, ConfigError> {
+        self.check(key, |v| {
+            v.parse::<u32>()
+                .map_err(|_| format!("{v:?} is not a whole number"))
+        })
+    }
+}
+
+fn check_bind(bind: &str) -> Result<String, String> {
+    match bind.parse::<std::net::SocketAddr>() {
+        Ok(_) => Ok(bind.to_owned()),
+        Err(_) => Err(format!("{bind:?} is not an address like 127.0.0.1:8080")),
+    }
+}
+
+/// Without a trailing slash; http(s), without query or fragment (OpenID Connect
+/// Discovery §3).
+fn check_issuer(text: &str) -> Result<String, String> {
+    let issuer = text.trim_end_matches('/').to_owned();
+    match url::Url::parse(&issuer) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.query().is_none()
+                && u.fragment().is_none() =>
+        {
+            Ok(issuer)
+        }
+        _ => Err(format!(
+            "{issuer:?} is not an http(s) URL without query or fragment"
+        )),
     }
 }
 
