@@ -9,7 +9,7 @@ use crate::protocol::principal::{check_self_service, Principal, Role};
 use crate::protocol::secret::{self, Secret};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::clients::{self as store, ClientWrite};
-use crate::storage::{users, Db};
+use crate::storage::{logos, users, Db};
 
 /// A registration as the admin API and the command line show it (RFC 7591 names).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -335,7 +335,7 @@ pub fn set_logo(
         Error::UnsupportedMediaType("the logo must be a PNG, JPEG or GIF image".into())
     })?;
     let budget = held_to_quotas(actor).then_some(quotas.logo_bytes_per_owner);
-    if !store::put_logo(&mut *db.conn()?, id, content_type, data, budget, now)? {
+    if !logos::put_logo(&mut *db.conn()?, id, content_type, data, budget, now)? {
         return Err(Error::not_found("client", id));
     }
     Ok(())
@@ -343,15 +343,15 @@ pub fn set_logo(
 
 pub fn delete_logo(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
     get(db, actor, id)?;
-    if !store::delete_logo(&mut *db.conn()?, id)? {
+    if !logos::delete_logo(&mut *db.conn()?, id)? {
         return Err(Error::NotFound(format!("client {id:?} has no logo")));
     }
     Ok(())
 }
 
-pub fn logo(db: &Db, id: &str) -> Result<store::Logo> {
+pub fn logo(db: &Db, id: &str) -> Result<logos::Logo> {
     validate_client_id(id).map_err(|_| Error::not_found("client", id))?;
-    store::logo(&mut *db.conn()?, id)?
+    logos::logo(&mut *db.conn()?, id)?
         .ok_or_else(|| Error::NotFound(format!("client {id:?} has no logo")))
 }
 

@@ -194,7 +194,7 @@ pub fn insert(
 
 /// Serializes changes bounded per owner on PostgreSQL (SQLite's writes already run one
 /// at a time).
-fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> {
+pub(super) fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> {
     if let DbConnection::Postgres(pg) = conn {
         users::table
             .find(owner_id)
@@ -203,11 +203,6 @@ fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> {
             .load::<String>(pg)?;
     }
     Ok(())
-}
-
-diesel::define_sql_function! {
-    /// Bytes in a blob, on both backends.
-    fn length(data: diesel::sql_types::Binary) -> diesel::sql_types::Integer;
 }
 
 /// Replaces a registration, keeping its creation time. `secret_hash` `None` keeps the
@@ -337,83 +332,4 @@ pub fn set_secret_hash(
         > 0;
     changed();
     Ok(updated)
-}
-
-pub struct Logo {
-    pub content_type: String,
-    pub data: Vec<u8>,
-    pub updated_at: Timestamp,
-}
-
-/// Stores a client's logo, replacing any earlier one. False when there is no such client.
-pub fn put_logo(
-    conn: &mut DbConnection,
-    id: &str,
-    content_type: &str,
-    data: &[u8],
-    owner_budget: Option<i64>,
-    now: Timestamp,
-) -> Result<bool> {
-    write(conn, |conn| {
-        let Some(owner) = clients::table
-            .find(id)
-            .select(clients::owner_id)
-            .first::<Option<String>>(conn)
-            .optional()?
-        else {
-            return Ok(false);
-        };
-        if let (Some(budget), Some(owner)) = (owner_budget, owner) {
-            lock_owner(conn, &owner)?;
-            let others: Vec<i32> = client_logos::table
-                .inner_join(clients::table)
-                .filter(clients::owner_id.eq(&owner))
-                .filter(client_logos::client_id.ne(id))
-                .select(length(client_logos::data))
-                .load(conn)?;
-            let used: i64 = others.iter().map(|&n| i64::from(n)).sum();
-            if used + data.len() as i64 > budget {
-                return Err(Error::PayloadTooLarge(format!(
-                    "the logos of one account's clients may take {} KiB in all, and {} KiB \
-                     are in use by her other clients",
-                    budget / 1024,
-                    (used + 1023) / 1024
-                )));
-            }
-        }
-        diesel::delete(client_logos::table.find(id)).execute(conn)?;
-        diesel::insert_into(client_logos::table)
-            .values((
-                client_logos::client_id.eq(id),
-                client_logos::content_type.eq(content_type),
-                client_logos::data.eq(data),
-                client_logos::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        diesel::update(clients::table.find(id))
-            .set(clients::updated_at.eq(now))
-            .execute(conn)?;
-        Ok(true)
-    })
-}
-
-pub fn delete_logo(conn: &mut DbConnection, id: &str) -> Result<bool> {
-    Ok(diesel::delete(client_logos::table.find(id)).execute(conn)? > 0)
-}
-
-pub fn logo(conn: &mut DbConnection, id: &str) -> Result<Option<Logo>> {
-    Ok(client_logos::table
-        .find(id)
-        .select((
-            client_logos::content_type,
-            client_logos::data,
-            client_logos::updated_at,
-        ))
-        .first::<(String, Vec<u8>, i64)>(conn)
-        .optional()?
-        .map(|(content_type, data, updated_at)| Logo {
-            content_type,
-            data,
-            updated_at,
-        }))
 }

@@ -12,6 +12,7 @@ pub mod flows;
 pub mod grants;
 pub mod guards;
 pub mod keys;
+pub mod logos;
 pub mod memo;
 pub mod redact;
 pub mod schema;

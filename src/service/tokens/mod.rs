@@ -1,4 +1,12 @@
-//! Issuing, checking, revoking and removing tokens.
+//! Issuing, checking, revoking and removing tokens: client authentication, the
+//! client_credentials grant, bearer tokens, revocation here; [`introspection`] and the
+//! clean-up ([`flush`]) beside it.
+
+mod flush;
+mod introspection;
+
+pub use flush::{flush, Flushed, FLUSH_BATCH};
+pub use introspection::{introspect, introspect_from_memory, Introspection, Introspector};
 
 use std::time::Duration;
 
@@ -197,137 +205,6 @@ fn note_use(db: &Db, hash: &[u8], record: &TokenRecord, now: Timestamp) -> Resul
     Ok(())
 }
 
-/// An introspection answer (RFC 7662 §2.2). Inactive tokens say only `active: false`.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct Introspection {
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<String>,
-    /// `access_token` or `refresh_token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_use: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-}
-
-/// Who asks to introspect: a client may see only its own tokens; a bearer token with
-/// `tokens:introspect` may see any.
-pub enum Introspector {
-    Client(Box<Client>),
-    Privileged,
-}
-
-pub fn introspect(
-    db: &Db,
-    caller: &Introspector,
-    token: &str,
-    required_scope: Option<&str>,
-    issuer: &str,
-    now: Timestamp,
-) -> Result<Introspection> {
-    let required = required_scope_of(required_scope)?;
-    let hash = secret::token_hash(token);
-    let record = store::find_remembered(db, &hash)?;
-    let answer = judge(caller, record.as_ref(), required.as_ref(), issuer, now)?;
-    if let (true, Some(record)) = (answer.active, &record) {
-        note_use(db, &hash, record, now)?;
-    }
-    Ok(answer)
-}
-
-/// [`introspect`] answered from memory alone, when that is possible: the token was read
-/// recently and using it writes nothing. `None` means "ask [`introspect`]".
-pub fn introspect_from_memory(
-    db: &Db,
-    caller: &Introspector,
-    token: &str,
-    required_scope: Option<&str>,
-    issuer: &str,
-    now: Timestamp,
-) -> Option<Result<Introspection>> {
-    let required = match required_scope_of(required_scope) {
-        Ok(r) => r,
-        Err(e) => return Some(Err(e)),
-    };
-    let record = store::remembered(db, &secret::token_hash(token))?;
-    let answer = judge(caller, Some(&record), required.as_ref(), issuer, now);
-    // Only an active answer notes the use, which may need a write.
-    match &answer {
-        Ok(a) if a.active && use_is_news(&record, now) => None,
-        _ => Some(answer),
-    }
-}
-
-fn required_scope_of(required_scope: Option<&str>) -> Result<Option<ScopeSet>> {
-    required_scope
-        .map(ScopeSet::parse)
-        .transpose()
-        .map_err(|e| Error::OAuth(OAuthError::invalid_request(format!("scope: {e}"))))
-}
-
-/// What introspection says about a stored token (or none) to this caller.
-fn judge(
-    caller: &Introspector,
-    record: Option<&TokenRecord>,
-    required: Option<&ScopeSet>,
-    issuer: &str,
-    now: Timestamp,
-) -> Result<Introspection> {
-    let Some(record) = record else {
-        return Ok(Introspection::default());
-    };
-    if let Introspector::Client(client) = caller {
-        if client.id != record.token.client_id {
-            return Ok(Introspection::default());
-        }
-    }
-    if !record.is_active(now) {
-        return Ok(Introspection::default());
-    }
-    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
-    if required.is_some_and(|r| !r.is_subset(&scope)) {
-        return Ok(Introspection::default());
-    }
-    Ok(active_view(record, issuer))
-}
-
-fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
-    // Field by field: the row also holds the encrypted successor of a refresh token.
-    let t = &record.token;
-    let is_access = t.kind == ACCESS;
-    Introspection {
-        active: true,
-        scope: Some(t.scope.clone()),
-        sub: Some(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
-        client_id: Some(t.client_id.clone()),
-        username: record.username.clone(),
-        token_type: is_access.then(|| "Bearer".to_owned()),
-        token_use: Some(
-            if is_access {
-                "access_token"
-            } else {
-                "refresh_token"
-            }
-            .to_owned(),
-        ),
-        exp: Some(t.expires_at),
-        iat: Some(t.issued_at),
-        iss: Some(issuer.to_owned()),
-    }
-}
-
 /// Revokes a token of the authenticated client (RFC 7009). Unknown tokens are not an
 /// error (§2.2); another client's token is refused and left alone.
 pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<()> {
@@ -347,91 +224,6 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
         _ => usize::from(store::revoke(&mut conn, &hash, now)?),
     };
     Ok(())
-}
-
-/// Batch size for deletions: small enough that no single statement holds a write lock
-/// long enough to delay token requests noticeably.
-pub const FLUSH_BATCH: i64 = 1000;
-
-/// Rest between batches, with the connection handed back: writers waiting for the lock
-/// (SQLite has one) get their turn instead of racing a clean-up that never lets go.
-const FLUSH_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
-
-/// What a flush removed.
-#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
-pub struct Flushed {
-    /// Tokens that expired or were revoked before the cut-off.
-    pub deleted: u64,
-    /// Authorization codes that expired before it, used or not.
-    pub codes_deleted: u64,
-    /// Sign-in and consent requests that expired before it.
-    pub flows_deleted: u64,
-    /// Browser sessions that expired before it.
-    pub sessions_deleted: u64,
-    /// Account-wide sign-in counters with nothing left to say (failures forgotten, known
-    /// networks unused for 90 days).
-    pub guards_deleted: u64,
-}
-
-/// Deletes tokens that expired or were revoked before `before`, and codes and pending
-/// sign-in requests that expired before it, in batches.
-pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
-    Ok(Flushed {
-        deleted: in_batches(db, "tokens", |c| store::flush_batch(c, before, FLUSH_BATCH))?,
-        codes_deleted: in_batches(db, "codes", |c| {
-            crate::storage::codes::delete_expired(c, before, FLUSH_BATCH)
-        })?,
-        flows_deleted: in_batches(db, "sign-in requests", |c| {
-            crate::storage::flows::delete_expired(c, before, FLUSH_BATCH)
-        })?,
-        sessions_deleted: in_batches(db, "sessions", |c| {
-            crate::storage::sessions::delete_expired(c, before, FLUSH_BATCH)
-        })?,
-        // Counters are live data, not expired records: a cut-off in the future must not
-        // clear them.
-        guards_deleted: in_batches(db, "sign-in counters", |c| {
-            crate::storage::guards::delete_stale(
-                c,
-                before.min(crate::protocol::time::now()),
-                FLUSH_BATCH,
-            )
-        })?,
-    })
-}
-
-/// Runs `batch` (one short statement) until it removes fewer than [`FLUSH_BATCH`] rows,
-/// each on a connection of its own, resting between batches. Long runs log their
-/// progress, and how long the slowest batch took (the longest any writer could have
-/// waited for it).
-fn in_batches(
-    db: &Db,
-    what: &'static str,
-    batch: impl Fn(&mut crate::storage::DbConnection) -> Result<u64>,
-) -> Result<u64> {
-    const REPORT_EVERY: u64 = 100;
-    let (mut total, mut batches, mut slowest) = (0, 0u64, std::time::Duration::ZERO);
-    loop {
-        let started = std::time::Instant::now();
-        let removed = batch(&mut *db.conn()?)?;
-        slowest = slowest.max(started.elapsed());
-        total += removed;
-        batches += 1;
-        if removed < FLUSH_BATCH as u64 {
-            if batches > 1 {
-                tracing::info!(
-                    removed = total,
-                    batches,
-                    slowest_batch_ms = (slowest.as_secs_f64() * 10_000.0).round() / 10.0,
-                    "removed expired {what}"
-                );
-            }
-            return Ok(total);
-        }
-        if batches % REPORT_EVERY == 0 {
-            tracing::info!(removed = total, "removing expired {what}");
-        }
-        std::thread::sleep(FLUSH_PAUSE);
-    }
 }
 
 #[cfg(test)]
