@@ -4,15 +4,13 @@
 use chrono::{TimeZone, Utc};
 use openidconnect::core::{CoreGenderClaim, CoreIdTokenClaims};
 use openidconnect::{
-    AccessToken, AccessTokenHash, AddressClaim, Audience, AuthenticationMethodReference,
-    EmptyAdditionalClaims, EndUserEmail, EndUserName, EndUserPhoneNumber, EndUserUsername,
-    FormattedAddress, IssuerUrl, LocalizedClaim, Nonce, PrivateSigningKey, StandardClaims,
-    SubjectIdentifier,
+    AccessToken, AccessTokenHash, Audience, AuthenticationMethodReference, EmptyAdditionalClaims,
+    IssuerUrl, Nonce, PrivateSigningKey, StandardClaims,
 };
 use serde_json::{json, Map, Value};
 
 use super::keys::SigningKey;
-use super::scope::ScopeSet;
+use super::scope::{ScopeSet, SCOPE_CLAIMS};
 use super::time::Timestamp;
 
 /// What is known about the user, for claims.
@@ -27,36 +25,39 @@ pub struct UserClaims {
     pub updated_at: Timestamp,
 }
 
-/// The userinfo claims `scope` releases (OpenID Connect Core §5.4).
-pub fn userinfo(user: &UserClaims, scope: &ScopeSet) -> Value {
+/// The value of one claim about `user`, if she has one.
+fn claim_value(user: &UserClaims, claim: &str) -> Option<Value> {
+    match claim {
+        "preferred_username" => Some(json!(user.username)),
+        "name" => user.name.as_ref().map(|n| json!(n)),
+        "updated_at" => Some(json!(user.updated_at)),
+        "email" => user.email.as_ref().map(|e| json!(e)),
+        // Addresses are entered by admins, not verified by a mail round-trip.
+        "email_verified" => user.email.as_ref().map(|_| json!(false)),
+        "phone_number" => user.phone_number.as_ref().map(|p| json!(p)),
+        "phone_number_verified" => user.phone_number.as_ref().map(|_| json!(false)),
+        "address" => user.address.as_ref().map(|a| json!({ "formatted": a })),
+        _ => None,
+    }
+}
+
+/// `sub` and the claims `scope` releases ([`SCOPE_CLAIMS`], OpenID Connect Core §5.4).
+fn released(user: &UserClaims, scope: &ScopeSet) -> Map<String, Value> {
     let mut claims = Map::new();
     claims.insert("sub".into(), json!(user.sub));
-    if scope.contains("profile") {
-        claims.insert("preferred_username".into(), json!(user.username));
-        if let Some(name) = &user.name {
-            claims.insert("name".into(), json!(name));
-        }
-        claims.insert("updated_at".into(), json!(user.updated_at));
-    }
-    if scope.contains("email") {
-        if let Some(email) = &user.email {
-            claims.insert("email".into(), json!(email));
-            // Addresses are entered by admins, not verified by a mail round-trip.
-            claims.insert("email_verified".into(), json!(false));
+    for (_, names) in SCOPE_CLAIMS.iter().filter(|(s, _)| scope.contains(s)) {
+        for name in names.iter() {
+            if let Some(value) = claim_value(user, name) {
+                claims.insert((*name).into(), value);
+            }
         }
     }
-    if scope.contains("phone") {
-        if let Some(phone) = &user.phone_number {
-            claims.insert("phone_number".into(), json!(phone));
-            claims.insert("phone_number_verified".into(), json!(false));
-        }
-    }
-    if scope.contains("address") {
-        if let Some(address) = &user.address {
-            claims.insert("address".into(), json!({ "formatted": address }));
-        }
-    }
-    Value::Object(claims)
+    claims
+}
+
+/// The userinfo claims `scope` releases (OpenID Connect Core §5.3.2).
+pub fn userinfo(user: &UserClaims, scope: &ScopeSet) -> Value {
+    Value::Object(released(user, scope))
 }
 
 pub struct IdTokenInput<'a> {
@@ -79,35 +80,10 @@ fn datetime(ts: Timestamp) -> chrono::DateTime<Utc> {
 /// Signs an ID token with the scope's claims, `auth_time`, `nonce`, `amr` and `at_hash`.
 pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, String> {
     let issuer = IssuerUrl::new(input.issuer.to_owned()).map_err(|e| e.to_string())?;
-    let user = input.user;
-    let mut standard =
-        StandardClaims::<CoreGenderClaim>::new(SubjectIdentifier::new(user.sub.clone()));
-    if input.scope.contains("profile") {
-        standard = standard
-            .set_preferred_username(Some(EndUserUsername::new(user.username.clone())))
-            .set_name(
-                user.name
-                    .clone()
-                    .map(|n| LocalizedClaim::from(EndUserName::new(n))),
-            )
-            .set_updated_at(Some(datetime(user.updated_at)));
-    }
-    if input.scope.contains("email") {
-        standard = standard
-            .set_email(user.email.clone().map(EndUserEmail::new))
-            .set_email_verified(user.email.as_ref().map(|_| false));
-    }
-    if input.scope.contains("phone") {
-        standard = standard
-            .set_phone_number(user.phone_number.clone().map(EndUserPhoneNumber::new))
-            .set_phone_number_verified(user.phone_number.as_ref().map(|_| false));
-    }
-    if input.scope.contains("address") {
-        standard = standard.set_address(user.address.clone().map(|a| AddressClaim {
-            formatted: Some(FormattedAddress::new(a)),
-            ..Default::default()
-        }));
-    }
+    // The same claims as userinfo, read into the library's types.
+    let standard: StandardClaims<CoreGenderClaim> =
+        serde_json::from_value(Value::Object(released(input.user, input.scope)))
+            .map_err(|e| e.to_string())?;
     let claims = CoreIdTokenClaims::new(
         issuer,
         vec![Audience::new(input.client_id.to_owned())],
@@ -190,6 +166,92 @@ mod tests {
             phone_number: None,
             address: None,
             updated_at: 1_700_000_000,
+        }
+    }
+
+    /// OpenID Connect Core §5.4: a scope releases the same claims in the ID token as at
+    /// userinfo, and only those.
+    #[test]
+    fn oidc_core_5_4_id_token_and_userinfo_release_the_same_claims() {
+        use base64::Engine;
+        let key = SigningKey::load(
+            "kid-1",
+            Algorithm::Es256,
+            &generate(Algorithm::Es256).unwrap(),
+        )
+        .unwrap();
+        let user = UserClaims {
+            phone_number: Some("+41 00 000 00 00".into()),
+            address: Some("1 Main Street".into()),
+            ..user()
+        };
+        let protocol_claims = [
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "amr",
+            "at_hash",
+        ];
+        for scope in [
+            "openid",
+            "openid profile",
+            "openid email phone",
+            "openid profile email address phone",
+        ] {
+            let scope = ScopeSet::parse(scope).unwrap();
+            let token = id_token(
+                &key,
+                &IdTokenInput {
+                    issuer: "https://id.example",
+                    client_id: "rp",
+                    user: &user,
+                    scope: &scope,
+                    nonce: None,
+                    auth_time: 1_700_000_000,
+                    now: 1_700_000_000,
+                    ttl_secs: 60,
+                    access_token: None,
+                },
+            )
+            .unwrap();
+            let payload = token.split('.').nth(1).unwrap();
+            let payload: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            let mut in_token: Vec<&str> = payload
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .filter(|k| !protocol_claims.contains(k))
+                .collect();
+            let info = userinfo(&user, &scope);
+            let mut at_userinfo: Vec<&str> = info
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            in_token.sort();
+            at_userinfo.sort();
+            assert_eq!(in_token, at_userinfo, "{scope}");
+            for (released_by, claims) in SCOPE_CLAIMS {
+                for claim in claims.iter() {
+                    assert_eq!(
+                        at_userinfo.contains(claim),
+                        scope.contains(released_by),
+                        "{claim}"
+                    );
+                }
+            }
+            assert_eq!(payload["updated_at"], info["updated_at"]);
+            assert_eq!(payload["address"], info["address"]);
         }
     }
 

@@ -3,7 +3,7 @@
 use super::client::{Client, ClientType, GrantType};
 use super::error::{ErrorCode, OAuthError};
 use super::principal::holdable;
-use super::scope::{ScopeSet, USER_SCOPES};
+use super::scope::{is_user_scope, ScopeSet};
 
 /// The scope of a `client_credentials` token (RFC 6749 §4.4).
 ///
@@ -26,7 +26,7 @@ pub fn client_credentials_scope(
         ));
     }
     let scope = match requested {
-        None => client.scope.without(USER_SCOPES),
+        None => client.scope.without(is_user_scope),
         Some(text) => allowed_scope(client, text)?,
     };
     Ok(holdable(&scope, client.acting_role()))
@@ -48,7 +48,7 @@ pub fn allowed_scope(client: &Client, requested: &str) -> Result<ScopeSet, OAuth
 /// only counted, so that an error never repeats text of the caller's choosing.
 fn refused_scopes(missing: &[&str]) -> String {
     let known = |s: &&str| {
-        super::scope::USER_SCOPES.contains(s)
+        is_user_scope(s)
             || super::principal::ADMIN_SCOPES.contains(s)
             || matches!(*s, "clients:read" | "clients:write")
     };

@@ -139,7 +139,7 @@ impl Principal {
 pub fn holdable(scope: &ScopeSet, role: Role) -> ScopeSet {
     match role {
         Role::System | Role::Admin => scope.clone(),
-        Role::User => scope.without(ADMIN_SCOPES),
+        Role::User => scope.without(|s| ADMIN_SCOPES.contains(&s)),
     }
 }
 

@@ -3,17 +3,31 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
-/// Scopes that only make sense when a user is present (OpenID Connect Core §5.4, §11).
-pub const USER_SCOPES: &[&str] = &[
+/// The OpenID Connect scopes (Core §3.1.2.1, §5.4, §11), in the order a person reads
+/// them: identity first. Which claims each releases is [`SCOPE_CLAIMS`].
+pub const OIDC_SCOPES: &[&str] = &[
     "openid",
     "profile",
     "email",
     "address",
     "phone",
     "offline_access",
-    "connections:read",
-    "connections:write",
 ];
+
+/// The claims each scope releases (OpenID Connect Core §5.4), in the ID token and at
+/// userinfo alike; discovery lists them from here.
+pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
+    ("profile", &["name", "preferred_username", "updated_at"]),
+    ("email", &["email", "email_verified"]),
+    ("phone", &["phone_number", "phone_number_verified"]),
+    ("address", &["address"]),
+];
+
+/// Scopes that only make sense when a user is present: the OpenID Connect scopes and a
+/// user's own connections.
+pub fn is_user_scope(scope: &str) -> bool {
+    OIDC_SCOPES.contains(&scope) || matches!(scope, "connections:read" | "connections:write")
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSet(BTreeSet<String>);
@@ -58,14 +72,9 @@ impl ScopeSet {
         self.0.iter().map(String::as_str)
     }
 
-    pub fn without(&self, excluded: &[&str]) -> ScopeSet {
-        ScopeSet(
-            self.0
-                .iter()
-                .filter(|s| !excluded.contains(&s.as_str()))
-                .cloned()
-                .collect(),
-        )
+    /// The tokens of `self` for which `excluded` is false.
+    pub fn without(&self, excluded: impl Fn(&str) -> bool) -> ScopeSet {
+        ScopeSet(self.0.iter().filter(|s| !excluded(s)).cloned().collect())
     }
 }
 
@@ -95,16 +104,13 @@ impl<'a> FromIterator<&'a str> for ScopeSet {
 
 /// Scopes in the order a person should read them: identity first, then the rest.
 pub fn display_order(scope: &ScopeSet) -> Vec<&str> {
-    const FIRST: [&str; 6] = [
-        "openid",
-        "profile",
-        "email",
-        "address",
-        "phone",
-        "offline_access",
-    ];
     let mut list: Vec<&str> = scope.iter().collect();
-    list.sort_by_key(|s| FIRST.iter().position(|f| f == s).unwrap_or(FIRST.len()));
+    list.sort_by_key(|s| {
+        OIDC_SCOPES
+            .iter()
+            .position(|f| f == s)
+            .unwrap_or(OIDC_SCOPES.len())
+    });
     list
 }
 

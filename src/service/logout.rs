@@ -33,35 +33,19 @@ pub struct LogoutTarget {
     pub redirect: Option<String>,
 }
 
-/// Who an `id_token_hint` names and the client it was issued to, if it is an ID token
-/// of this issuer.
-struct Hint {
-    client_id: String,
-    subject: Option<String>,
-}
-
+/// The hint's client and user; an error unless it is an ID token of this issuer.
 fn read_hint(
     db: &Db,
     issuer: &str,
     hint: &str,
     max_token_ttl: Duration,
     now: Timestamp,
-) -> Result<Hint> {
-    let invalid =
-        || Error::InvalidRequest("id_token_hint is not an ID token from this issuer".into());
-    let payload = service::keys::verify_id_token_hint(db, hint, max_token_ttl, now)?
-        .filter(|p| p["iss"] == issuer)
-        .ok_or_else(invalid)?;
-    let client_id = match &payload["aud"] {
-        serde_json::Value::String(a) => Some(a.clone()),
-        serde_json::Value::Array(list) => list.first().and_then(|a| a.as_str()).map(str::to_owned),
-        _ => None,
-    }
-    .ok_or_else(invalid)?;
-    Ok(Hint {
-        client_id,
-        subject: payload["sub"].as_str().map(str::to_owned),
-    })
+) -> Result<(String, Option<String>)> {
+    service::keys::read_id_token_hint(db, issuer, hint, max_token_ttl, now)?
+        .and_then(|h| Some((h.client_id?, h.subject)))
+        .ok_or_else(|| {
+            Error::InvalidRequest("id_token_hint is not an ID token from this issuer".into())
+        })
 }
 
 /// Checks a logout request. `signed_in` is the browser's user, if any.
@@ -78,7 +62,10 @@ pub fn check(
         .as_deref()
         .map(|hint| read_hint(db, issuer, hint, max_token_ttl, now))
         .transpose()?;
-    let client_id = match (&request.client_id, hinted.as_ref().map(|h| &h.client_id)) {
+    let client_id = match (
+        &request.client_id,
+        hinted.as_ref().map(|(client, _)| client),
+    ) {
         (Some(given), Some(hinted)) if given != hinted => {
             return Err(Error::InvalidRequest(
                 "client_id does not match the id_token_hint".into(),
@@ -108,7 +95,7 @@ pub fn check(
         Some(user) => {
             let hint_names_user = hinted
                 .as_ref()
-                .is_none_or(|h| h.subject.as_deref() == Some(user));
+                .is_none_or(|(_, subject)| subject.as_deref() == Some(user));
             hint_names_user && grants::find(&mut *db.conn()?, user, &client.id)?.is_some()
         }
         None => false,

@@ -6,8 +6,28 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::http::{blocking, State};
+use crate::protocol::scope::{OIDC_SCOPES, SCOPE_CLAIMS};
 use crate::protocol::time;
 use crate::service::keys;
+
+/// The claims of every ID token, then those the scopes release.
+fn claims_supported() -> Vec<&'static str> {
+    let always = [
+        "sub",
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "amr",
+        "at_hash",
+    ];
+    let by_scope = SCOPE_CLAIMS
+        .iter()
+        .flat_map(|(_, claims)| claims.iter().copied());
+    always.into_iter().chain(by_scope).collect()
+}
 
 fn metadata(issuer: &str, signing_algs: &[String]) -> serde_json::Value {
     json!({
@@ -19,7 +39,7 @@ fn metadata(issuer: &str, signing_algs: &[String]) -> serde_json::Value {
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "end_session_endpoint": format!("{issuer}/oauth2/sessions/logout"),
-        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "scopes_supported": OIDC_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials", "password"],
@@ -30,11 +50,7 @@ fn metadata(issuer: &str, signing_algs: &[String]) -> serde_json::Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "bearer"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "at_hash",
-            "name", "preferred_username", "updated_at", "email", "email_verified",
-            "phone_number", "phone_number_verified", "address"
-        ],
+        "claims_supported": claims_supported(),
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

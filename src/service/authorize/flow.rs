@@ -2,8 +2,8 @@
 //! or to the page (sign-in, consent) that must come first.
 
 use super::{
-    holdable_by, issue_code, load_flow, redirect_error, Browser, ClientResponse, Context, Outcome,
-    SessionUser, FLOW_TTL, MAX_PENDING_PER_ADDRESS,
+    holdable_by, issue_code, load_flow, redirect_error, remembered_covers, Browser, ClientResponse,
+    Context, Outcome, SessionUser, FLOW_TTL, MAX_PENDING_PER_ADDRESS,
 };
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -14,7 +14,7 @@ use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
 use crate::service;
 use crate::storage::flows::{self, FlowRow};
-use crate::storage::{grants, Db};
+use crate::storage::Db;
 
 /// Handles a fresh authorization request.
 pub fn start(
@@ -54,11 +54,9 @@ pub fn start(
     let mut user = browser.user.clone();
     if let Some(hint) = &req.id_token_hint {
         let max_ttl = settings.max_token_ttl();
-        let payload = service::keys::verify_id_token_hint(db, hint, max_ttl, now)?;
-        let hinted_sub = payload
-            .as_ref()
-            .filter(|p| p["iss"] == settings.issuer.as_str())
-            .and_then(|p| p["sub"].as_str().map(str::to_owned));
+        let hinted_sub =
+            service::keys::read_id_token_hint(db, &settings.issuer, hint, max_ttl, now)?
+                .and_then(|h| h.subject);
         let Some(hinted_sub) = hinted_sub else {
             return Ok(redirect_error(
                 &req,
@@ -147,8 +145,7 @@ fn decide(
     // Only a remembered decision covering everything asked (that this user may hold)
     // lets the request through without the consent page, prompt=none included.
     let requested = holdable_by(db, &user.id, &req.scope_set())?;
-    let remembered = grants::find(&mut *db.conn()?, &user.id, &client.id)?
-        .is_some_and(|g| requested.is_subset(&g.remembered()));
+    let remembered = remembered_covers(db, &user.id, &client.id, &requested)?;
     let needs_consent = !client.skip_consent && (!remembered || req.has_prompt(Prompt::Consent));
     if needs_consent {
         let refusal = (

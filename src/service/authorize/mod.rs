@@ -158,6 +158,13 @@ fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
     Ok(holdable(scope, role_of_user(is_admin)))
 }
 
+/// Whether the user's remembered decisions for `client_id` cover all of `scope`: only
+/// then may a request pass without asking her (`prompt=none` and `/oauth2/code` too).
+fn remembered_covers(db: &Db, user_id: &str, client_id: &str, scope: &ScopeSet) -> Result<bool> {
+    Ok(grants::find(&mut *db.conn()?, user_id, client_id)?
+        .is_some_and(|g| scope.is_subset(&g.remembered())))
+}
+
 /// Records the grant and issues a single-use code bound to the request's redirect URI,
 /// nonce and PKCE challenge, for what of the request's scope the user may hold.
 fn issue_code(

@@ -1,13 +1,12 @@
 //! `/oauth2/code`: a code or token for the signed-in user of a first-party app, without
 //! the pages, when the user already granted what is asked.
 
-use super::{holdable_by, issue_code, Context, SessionUser};
+use super::{holdable_by, issue_code, remembered_covers, Context, SessionUser};
 use crate::error::{Error, Result};
 use crate::protocol::authorize::{self, AuthorizationRequest, ResponseMode};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time::Timestamp;
 use crate::service;
-use crate::storage::grants;
 
 /// What `/oauth2/code` hands a first-party app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +39,7 @@ pub fn shortcut(
         .map_err(|_| Error::OAuth(OAuthError::invalid_request("the client is not registered")))?;
     let scope = crate::protocol::grant::allowed_scope(&client, scope.unwrap_or(""))?;
     let scope = holdable_by(db, &user.id, &scope)?;
-    let granted = grants::find(&mut *db.conn()?, &user.id, &client.id)?
-        .is_some_and(|g| scope.is_subset(&g.remembered()));
+    let granted = remembered_covers(db, &user.id, &client.id, &scope)?;
     if !granted && !client.skip_consent {
         return Err(Error::OAuth(OAuthError::new(
             ErrorCode::ConsentRequired,
