@@ -209,7 +209,7 @@ fn keys(settings: &Settings, db: &Db, command: KeysCommand) -> Result<(), Error>
         KeysCommand::Revoke { kid } => {
             keys::ensure(db, time::now())?;
             let was = keys::revoke(db, &kid, time::now())?;
-            if was == keys::REVOKED {
+            if was == crate::protocol::keys::KeyState::Revoked {
                 eprintln!("{kid} was already revoked");
             } else {
                 eprintln!(

@@ -22,3 +22,4 @@ pub mod secret;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod token;

@@ -8,10 +8,9 @@ use openidconnect::{JsonWebKey, PrivateSigningKey};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::protocol::keys::{self, Algorithm, SigningKey};
+use crate::protocol::keys::{self, Algorithm, KeyState, SigningKey};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::service::master_key;
-pub use crate::storage::keys::REVOKED;
 use crate::storage::keys::{self as store, KeyRow};
 use crate::storage::Db;
 
@@ -21,7 +20,7 @@ use crate::storage::Db;
 pub const SIGNER_CACHE: Duration = Duration::from_secs(5);
 
 /// A new key of `alg`, its private part sealed under the master key.
-fn new_row(db: &Db, alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRow> {
+fn new_row(db: &Db, alg: Algorithm, state: KeyState, now: Timestamp) -> Result<KeyRow> {
     let kid = keys::new_kid();
     let material = keys::generate(alg).map_err(Error::internal_msg)?;
     let private_key = master_key::seal(
@@ -33,7 +32,7 @@ fn new_row(db: &Db, alg: Algorithm, state: &str, now: Timestamp) -> Result<KeyRo
         kid,
         alg: alg.as_str().to_owned(),
         private_key,
-        state: state.to_owned(),
+        state,
         created_at: now,
         activated_at: None,
         retired_at: None,
@@ -56,7 +55,7 @@ pub fn rotate(db: &Db, alg: Option<Algorithm>, now: Timestamp) -> Result<()> {
         .or_else(|| {
             existing
                 .iter()
-                .find(|k| k.state == "next")
+                .find(|k| k.state == KeyState::Next)
                 .and_then(|k| Algorithm::parse(&k.alg))
         })
         .unwrap_or(Algorithm::Rs256);
@@ -67,7 +66,7 @@ pub fn rotate(db: &Db, alg: Option<Algorithm>, now: Timestamp) -> Result<()> {
 /// `id_token_hint`, on every node (they read the published keys from the database); a
 /// node that cached it as its signer stops signing with it within [`SIGNER_CACHE`].
 /// Tokens it signed no longer verify.
-pub fn revoke(db: &Db, kid: &str, now: Timestamp) -> Result<String> {
+pub fn revoke(db: &Db, kid: &str, now: Timestamp) -> Result<KeyState> {
     let mut conn = db.conn()?;
     let existing = store::all(&mut conn)?;
     let alg = existing
@@ -96,7 +95,7 @@ pub fn list(db: &Db) -> Result<Vec<KeyView>> {
         .map(|k| KeyView {
             kid: k.kid,
             alg: k.alg,
-            state: k.state,
+            state: k.state.to_string(),
             created_at: to_rfc3339(k.created_at),
             activated_at: k.activated_at.map(to_rfc3339),
             retired_at: k.retired_at.map(to_rfc3339),
@@ -310,7 +309,7 @@ impl Signer {
         let rows = store::all(&mut *db.conn()?)?;
         let row = rows
             .iter()
-            .find(|k| k.state == "current")
+            .find(|k| k.state == KeyState::Current)
             .ok_or_else(|| Error::internal_msg("there is no current signing key".into()))?;
         let key = load(db, row)?;
         if let Ok(mut guard) = self.cached.write() {

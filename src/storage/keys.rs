@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use super::schema::signing_keys;
 use super::{write, DbConnection};
 use crate::error::Result;
+use crate::protocol::keys::KeyState;
 use crate::protocol::time::Timestamp;
 
 #[derive(Clone, Queryable, Selectable, Insertable)]
@@ -13,7 +14,8 @@ pub struct KeyRow {
     pub kid: String,
     pub alg: String,
     pub private_key: String,
-    pub state: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub state: KeyState,
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
@@ -30,14 +32,11 @@ impl std::fmt::Debug for KeyRow {
     }
 }
 
-/// A key taken out of use at once (`portcullis keys revoke`); its private part is gone.
-pub const REVOKED: &str = "revoked";
-
 /// Every key still worth publishing: not revoked, and not retired or retired after
 /// `retired_after`.
 pub fn published(conn: &mut DbConnection, retired_after: Timestamp) -> Result<Vec<KeyRow>> {
     Ok(signing_keys::table
-        .filter(signing_keys::state.ne(REVOKED))
+        .filter(signing_keys::state.ne(KeyState::Revoked.as_str()))
         .filter(
             signing_keys::retired_at
                 .is_null()
@@ -57,7 +56,7 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<KeyRow>> {
 
 pub fn insert(conn: &mut DbConnection, row: &KeyRow) -> Result<()> {
     diesel::insert_into(signing_keys::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(())
 }
@@ -67,18 +66,18 @@ pub fn insert(conn: &mut DbConnection, row: &KeyRow) -> Result<()> {
 pub fn ensure(
     conn: &mut DbConnection,
     now: Timestamp,
-    make: &dyn Fn(&str) -> Result<KeyRow>,
+    make: &dyn Fn(KeyState) -> Result<KeyRow>,
 ) -> Result<()> {
     write(conn, |conn| {
-        for state in ["current", "next"] {
+        for state in [KeyState::Current, KeyState::Next] {
             let exists = signing_keys::table
-                .filter(signing_keys::state.eq(state))
+                .filter(signing_keys::state.eq(state.as_str()))
                 .count()
                 .get_result::<i64>(conn)?
                 > 0;
             if !exists {
                 let mut row = make(state)?;
-                row.activated_at = (state == "current").then_some(now);
+                row.activated_at = (state == KeyState::Current).then_some(now);
                 insert(conn, &row)?;
             }
         }
@@ -90,27 +89,31 @@ pub fn ensure(
 pub fn rotate(
     conn: &mut DbConnection,
     now: Timestamp,
-    make: &dyn Fn(&str) -> Result<KeyRow>,
+    make: &dyn Fn(KeyState) -> Result<KeyRow>,
 ) -> Result<()> {
     write(conn, |conn| {
-        diesel::update(signing_keys::table.filter(signing_keys::state.eq("current")))
-            .set((
-                signing_keys::state.eq("retired"),
-                signing_keys::retired_at.eq(now),
-            ))
-            .execute(conn)?;
-        let promoted = diesel::update(signing_keys::table.filter(signing_keys::state.eq("next")))
-            .set((
-                signing_keys::state.eq("current"),
-                signing_keys::activated_at.eq(now),
-            ))
-            .execute(conn)?;
+        diesel::update(
+            signing_keys::table.filter(signing_keys::state.eq(KeyState::Current.as_str())),
+        )
+        .set((
+            signing_keys::state.eq(KeyState::Retired.as_str()),
+            signing_keys::retired_at.eq(now),
+        ))
+        .execute(conn)?;
+        let promoted = diesel::update(
+            signing_keys::table.filter(signing_keys::state.eq(KeyState::Next.as_str())),
+        )
+        .set((
+            signing_keys::state.eq(KeyState::Current.as_str()),
+            signing_keys::activated_at.eq(now),
+        ))
+        .execute(conn)?;
         if promoted == 0 {
-            let mut row = make("current")?;
+            let mut row = make(KeyState::Current)?;
             row.activated_at = Some(now);
             insert(conn, &row)?;
         }
-        insert(conn, &make("next")?)?;
+        insert(conn, &make(KeyState::Next)?)?;
         Ok(())
     })
 }
@@ -123,8 +126,8 @@ pub fn revoke(
     conn: &mut DbConnection,
     kid: &str,
     now: Timestamp,
-    make: &dyn Fn(&str) -> Result<KeyRow>,
-) -> Result<Option<String>> {
+    make: &dyn Fn(KeyState) -> Result<KeyRow>,
+) -> Result<Option<KeyState>> {
     write(conn, |conn| {
         let Some(state) = signing_keys::table
             .find(kid)
@@ -134,26 +137,29 @@ pub fn revoke(
         else {
             return Ok(None);
         };
-        if state == REVOKED {
+        let state = KeyState::try_from(state).map_err(crate::error::Error::internal_msg)?;
+        if state == KeyState::Revoked {
             return Ok(Some(state));
         }
         diesel::update(signing_keys::table.find(kid))
             .set((
-                signing_keys::state.eq(REVOKED),
+                signing_keys::state.eq(KeyState::Revoked.as_str()),
                 signing_keys::retired_at.eq(now),
                 signing_keys::private_key.eq(""),
             ))
             .execute(conn)?;
-        if state == "current" {
-            diesel::update(signing_keys::table.filter(signing_keys::state.eq("next")))
-                .set((
-                    signing_keys::state.eq("current"),
-                    signing_keys::activated_at.eq(now),
-                ))
-                .execute(conn)?;
+        if state == KeyState::Current {
+            diesel::update(
+                signing_keys::table.filter(signing_keys::state.eq(KeyState::Next.as_str())),
+            )
+            .set((
+                signing_keys::state.eq(KeyState::Current.as_str()),
+                signing_keys::activated_at.eq(now),
+            ))
+            .execute(conn)?;
         }
-        if state == "current" || state == "next" {
-            insert(conn, &make("next")?)?;
+        if matches!(state, KeyState::Current | KeyState::Next) {
+            insert(conn, &make(KeyState::Next)?)?;
         }
         Ok(Some(state))
     })

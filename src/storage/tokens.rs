@@ -7,9 +7,11 @@ use super::schema::{grants, tokens, users};
 use super::{Db, DbConnection};
 use crate::error::Result;
 use crate::protocol::time::Timestamp;
+use crate::protocol::token::TokenKind;
 
-pub const ACCESS: &str = "access";
-pub const REFRESH: &str = "refresh";
+/// The stored text of each kind.
+pub const ACCESS: &str = TokenKind::Access.as_str();
+pub const REFRESH: &str = TokenKind::Refresh.as_str();
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = tokens)]
@@ -30,7 +32,8 @@ pub struct NewToken<'a> {
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tokens)]
 pub struct TokenRow {
-    pub kind: String,
+    #[diesel(deserialize_as = String)]
+    pub kind: TokenKind,
     pub client_id: String,
     pub user_id: Option<String>,
     pub grant_id: Option<String>,

@@ -89,7 +89,7 @@ fn seed_signing_keys(settings: &Settings) {
             kid,
             alg: "RS256".into(),
             private_key: sealed,
-            state: state.into(),
+            state,
             created_at: now,
             activated_at: None,
             retired_at: None,

@@ -14,8 +14,9 @@ use crate::protocol::exchange::{may_repeat_successor, refreshed_scope};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
+use crate::protocol::token::TokenKind;
 use crate::service::tokens::TokenResponse;
-use crate::storage::tokens::{self as store, TokenRow, REFRESH};
+use crate::storage::tokens::{self as store, TokenRow};
 use crate::storage::{users, write, DbConnection};
 
 impl Issuer<'_> {
@@ -43,7 +44,7 @@ impl Issuer<'_> {
             let record = store::find(&mut conn, &hash)?
                 .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
             let t = &record.token;
-            if t.kind != REFRESH || t.client_id != client.id {
+            if t.kind != TokenKind::Refresh || t.client_id != client.id {
                 return Err(invalid_grant("the refresh token is invalid"));
             }
             if t.revoked_at.is_some() || t.expires_at <= now {

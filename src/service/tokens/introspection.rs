@@ -9,7 +9,8 @@ use crate::protocol::error::OAuthError;
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
-use crate::storage::tokens::{self as store, TokenRecord, ACCESS};
+use crate::protocol::token::TokenKind;
+use crate::storage::tokens::{self as store, TokenRecord};
 use crate::storage::Db;
 
 /// An introspection answer (RFC 7662 §2.2). Inactive tokens say only `active: false`.
@@ -121,7 +122,7 @@ fn judge(
 fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
     // Field by field: the row also holds the encrypted successor of a refresh token.
     let t = &record.token;
-    let is_access = t.kind == ACCESS;
+    let is_access = t.kind == TokenKind::Access;
     Introspection {
         active: true,
         scope: Some(t.scope.clone()),

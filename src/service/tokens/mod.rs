@@ -21,8 +21,9 @@ use crate::protocol::principal::{Principal, PrincipalUser};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
+use crate::protocol::token::TokenKind;
 use crate::storage::commits::PendingToken;
-use crate::storage::tokens::{self as store, TokenRecord, ACCESS};
+use crate::storage::tokens::{self as store, TokenRecord};
 use crate::storage::{clients, Db};
 
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -145,7 +146,7 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     };
     let hash = secret::token_hash(bearer);
     let record = store::find_remembered(db, &hash)?.ok_or_else(invalid)?;
-    if record.token.kind != ACCESS || !record.is_active(now) {
+    if record.token.kind != TokenKind::Access || !record.is_active(now) {
         return Err(invalid());
     }
     let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
@@ -219,8 +220,8 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
         return Ok(());
     }
     // Revoking a refresh token ends the whole grant it belongs to (RFC 7009 §2.1).
-    match (&record.token.family_id, record.token.kind.as_str()) {
-        (Some(family), store::REFRESH) => store::revoke_family(&mut conn, family, now)?,
+    match (&record.token.family_id, record.token.kind) {
+        (Some(family), TokenKind::Refresh) => store::revoke_family(&mut conn, family, now)?,
         _ => usize::from(store::revoke(&mut conn, &hash, now)?),
     };
     Ok(())
