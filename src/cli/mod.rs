@@ -66,8 +66,9 @@ enum KeysCommand {
         alg: Option<String>,
     },
     /// Revoke a compromised signing key at once: it leaves the JWKS and is no longer
-    /// accepted in id_token_hint, on every node; its private part is erased. Tokens it
-    /// signed stop verifying. A revoked current key is replaced by the next one.
+    /// accepted in id_token_hint, on every node; its private part is erased, so
+    /// relying parties and resource servers stop verifying what it signed once they
+    /// fetch the JWKS again. A revoked current key is replaced by the next one.
     Revoke {
         /// The key's kid, as `keys list` shows it.
         kid: String,
@@ -211,12 +212,14 @@ fn keys(settings: &Settings, db: &Db, command: KeysCommand) -> Result<(), Error>
             let was = keys::revoke(db, &kid, time::now())?;
             if was == crate::protocol::keys::KeyState::Revoked {
                 eprintln!("{kid} was already revoked");
-            } else {
+            } else if was == crate::protocol::keys::KeyState::Current {
                 eprintln!(
-                    "revoked {kid} (was {was}); it is out of the JWKS now, and nodes stop \
+                    "revoked {kid} (was current); it is out of the JWKS now, and nodes stop \
                      signing with it within {} seconds",
                     keys::SIGNER_CACHE.as_secs()
                 );
+            } else {
+                eprintln!("revoked {kid} (was {was}); it is out of the JWKS now");
             }
             print_json(&keys::list(db)?)
         }

@@ -31,15 +31,40 @@ pub struct Guard {
     pub known_networks: Vec<String>,
 }
 
-/// An account's key: usernames are ASCII and compared regardless of case.
-pub fn account_key(username: &str) -> String {
-    hex::encode(Sha256::digest(username.to_ascii_lowercase().as_bytes()))
+/// HMAC-SHA256 under `pepper`, a key kept outside the database: without it, a copy of
+/// the table cannot be matched against a list of likely names or the IPv4 space.
+fn keyed(pepper: &[u8], kind: &[u8], value: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    match <Hmac<Sha256> as Mac>::new_from_slice(pepper) {
+        Ok(mut mac) => {
+            mac.update(kind);
+            mac.update(b"\0");
+            mac.update(value);
+            mac.finalize().into_bytes().to_vec()
+        }
+        // HMAC takes keys of any length: never taken, but still keyed.
+        Err(_) => Sha256::new()
+            .chain_update(pepper)
+            .chain_update(kind)
+            .chain_update(value)
+            .finalize()
+            .to_vec(),
+    }
 }
 
-/// A network's key (the throttle's network: an IPv4 address or an IPv6 /64). Hashed so
-/// that the table does not become a log of where people sign in from.
-pub fn network_key(network: &str) -> String {
-    hex::encode(&Sha256::digest(network.as_bytes())[..12])
+/// An account's key: usernames are ASCII and compared regardless of case.
+pub fn account_key(pepper: &[u8], username: &str) -> String {
+    hex::encode(keyed(
+        pepper,
+        b"account",
+        username.to_ascii_lowercase().as_bytes(),
+    ))
+}
+
+/// A network's key (the throttle's network: an IPv4 address or an IPv6 /64), so that
+/// the table does not become a log of where people sign in from.
+pub fn network_key(pepper: &[u8], network: &str) -> String {
+    hex::encode(&keyed(pepper, b"network", network.as_bytes())[..12])
 }
 
 /// The wait after `failures` failures, the last one included; none before the free ones
@@ -104,6 +129,8 @@ impl Guard {
 mod tests {
     use super::*;
 
+    const PEPPER: &[u8] = b"a test pepper";
+
     const HOME: &str = "198.51.100.1";
 
     #[test]
@@ -120,31 +147,44 @@ mod tests {
     #[test]
     fn many_addresses_share_one_count_and_known_networks_are_spared() {
         let mut guard = Guard::default();
-        guard.right(&network_key(HOME));
+        guard.right(&network_key(PEPPER, HOME));
         let now = 1_000_000;
         for _ in 0..FREE_FAILURES {
-            assert_eq!(guard.wait(&network_key("203.0.113.9"), now), None);
+            assert_eq!(guard.wait(&network_key(PEPPER, "203.0.113.9"), now), None);
             guard.attempt(now);
         }
-        assert_eq!(guard.wait(&network_key("203.0.113.10"), now), Some(30));
-        assert_eq!(guard.wait(&network_key("203.0.113.10"), now + 29), Some(1));
-        assert_eq!(guard.wait(&network_key("203.0.113.10"), now + 30), None);
-        assert_eq!(guard.wait(&network_key(HOME), now), None, "not a lockout");
+        assert_eq!(
+            guard.wait(&network_key(PEPPER, "203.0.113.10"), now),
+            Some(30)
+        );
+        assert_eq!(
+            guard.wait(&network_key(PEPPER, "203.0.113.10"), now + 29),
+            Some(1)
+        );
+        assert_eq!(
+            guard.wait(&network_key(PEPPER, "203.0.113.10"), now + 30),
+            None
+        );
+        assert_eq!(
+            guard.wait(&network_key(PEPPER, HOME), now),
+            None,
+            "not a lockout"
+        );
     }
 
     #[test]
     fn a_right_password_at_home_does_not_hand_out_fresh_guesses() {
         let mut guard = Guard::default();
-        guard.right(&network_key(HOME));
+        guard.right(&network_key(PEPPER, HOME));
         for _ in 0..FREE_FAILURES {
             guard.attempt(5);
         }
         guard.attempt(5);
-        guard.right(&network_key(HOME));
+        guard.right(&network_key(PEPPER, HOME));
         assert_eq!(guard.failures, FREE_FAILURES);
-        assert!(guard.wait(&network_key("203.0.113.9"), 5).is_some());
+        assert!(guard.wait(&network_key(PEPPER, "203.0.113.9"), 5).is_some());
         guard.attempt(5);
-        guard.right(&network_key("192.0.2.1"));
+        guard.right(&network_key(PEPPER, "192.0.2.1"));
         assert_eq!(guard.failures, 0, "the right password from a new network");
         assert_eq!(guard.known_networks.len(), 2);
     }
@@ -163,18 +203,27 @@ mod tests {
         guard.attempt(FORGET_AFTER);
         assert_eq!(guard.failures, 1);
         for i in 0..20 {
-            guard.right(&network_key(&format!("192.0.2.{i}")));
+            guard.right(&network_key(PEPPER, &format!("192.0.2.{i}")));
         }
         assert_eq!(guard.known_networks.len(), KNOWN_NETWORKS);
-        assert_eq!(guard.known_networks[0], network_key("192.0.2.19"));
+        assert_eq!(guard.known_networks[0], network_key(PEPPER, "192.0.2.19"));
         guard.no_verdict();
         assert_eq!(guard.failures, 0);
     }
 
     #[test]
     fn accounts_are_keyed_regardless_of_case() {
-        assert_eq!(account_key("Ann"), account_key("aNN"));
-        assert_ne!(account_key("ann"), account_key("anne"));
-        assert_eq!(account_key("ann").len(), 64);
+        assert_eq!(account_key(PEPPER, "Ann"), account_key(PEPPER, "aNN"));
+        assert_ne!(account_key(PEPPER, "ann"), account_key(PEPPER, "anne"));
+        assert_eq!(account_key(PEPPER, "ann").len(), 64);
+        assert_ne!(
+            account_key(PEPPER, "ann"),
+            account_key(b"another pepper", "ann"),
+            "without the pepper, a name cannot be looked up"
+        );
+        assert_ne!(
+            network_key(PEPPER, "192.0.2.1"),
+            network_key(b"x", "192.0.2.1")
+        );
     }
 }

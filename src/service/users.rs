@@ -284,6 +284,13 @@ pub enum SignIn {
     Delayed(u64),
 }
 
+/// The key the sign-in counters are stored under, derived from the master key so that
+/// a copy of the database does not tell which accounts exist or where people sign in
+/// from. A new master key starts the counters afresh.
+pub fn guard_pepper(db: &Db) -> Result<[u8; 32]> {
+    Ok(db.master_key()?.derive("sign-in guard"))
+}
+
 /// Checks a username and password from `network` (the throttle's network of the
 /// caller), under the account-wide delay ([`crate::protocol::guard`]). A delayed attempt
 /// is refused whatever its password, so the refusal says nothing about it, and changes
@@ -295,8 +302,9 @@ pub fn sign_in(
     network: &str,
     now: Timestamp,
 ) -> Result<SignIn> {
-    let account = guard::account_key(username);
-    let network = guard::network_key(network);
+    let pepper = guard_pepper(db)?;
+    let account = guard::account_key(&pepper, username);
+    let network = guard::network_key(&pepper, network);
     let admitted = write(&mut *db.conn()?, |conn| {
         let mut counters = guards::lock(conn, &account)?;
         if let Some(seconds) = counters.wait(&network, now) {

@@ -49,10 +49,9 @@ pub fn put_logo(
             let used: i64 = others.iter().map(|&n| i64::from(n)).sum();
             if used + data.len() as i64 > budget {
                 return Err(Error::PayloadTooLarge(format!(
-                    "the logos of one account's clients may take {} KiB in all, and {} KiB \
-                     are in use by her other clients",
-                    budget / 1024,
-                    (used + 1023) / 1024
+                    "the logos of one account's clients may take {budget} bytes in all; her \
+                     other clients' logos take {used}, and this one {}",
+                    data.len()
                 )));
             }
         }

@@ -799,7 +799,10 @@ fn ann_failures(app: &TestApp) -> i32 {
     use diesel::prelude::*;
     use portcullis::storage::schema::account_guards;
     account_guards::table
-        .find(portcullis::protocol::guard::account_key("ann"))
+        .find(portcullis::protocol::guard::account_key(
+            &portcullis::service::users::guard_pepper(&app.db).unwrap(),
+            "ann",
+        ))
         .select(account_guards::failures)
         .first(&mut *app.db.conn().unwrap())
         .unwrap()
@@ -900,7 +903,8 @@ async fn sign_in_counters_with_nothing_left_to_say_are_swept(backend: Backend) {
     assert_eq!(browser.sign_in("nobody", "a guess").await.status(), 401);
     assert_eq!(browser.sign_in("somebody", "a guess").await.status(), 401);
     let day_and_more = portcullis::protocol::time::now() - 24 * 60 * 60 - 10;
-    let somebody = portcullis::protocol::guard::account_key("somebody");
+    let pepper = portcullis::service::users::guard_pepper(&app.db).unwrap();
+    let somebody = portcullis::protocol::guard::account_key(&pepper, "somebody");
     app.db
         .conn()
         .unwrap()

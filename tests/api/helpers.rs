@@ -131,11 +131,14 @@ impl TestApp {
         let mut settings = settings_for(&database_url, extra);
         settings.issuer = base.clone();
         seed_signing_keys(&settings);
+        let pool_settings = settings.clone();
         let app = Application::build_with_listener(settings, listener)
             .await
             .expect("server starts");
         tokio::spawn(app.run_until_stopped());
         let db = Db::connect(&database_url, 2).expect("test pool");
+        // The test pool reads what the server keys under the master key, as the server does.
+        service::master_key::unlock(&pool_settings, &db).expect("the master key");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
