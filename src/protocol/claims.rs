@@ -25,6 +25,20 @@ pub struct UserClaims {
     pub updated_at: Timestamp,
 }
 
+/// Claims of the token itself, in every ID token whatever the scope (OpenID Connect
+/// Core §2); `sub` is also the one userinfo always returns.
+pub const ID_TOKEN_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "amr",
+    "at_hash",
+];
+
 /// The value of one claim about `user`, if she has one.
 fn claim_value(user: &UserClaims, claim: &str) -> Option<Value> {
     match claim {
@@ -185,16 +199,11 @@ mod tests {
             address: Some("1 Main Street".into()),
             ..user()
         };
-        let protocol_claims = [
-            "iss",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "amr",
-            "at_hash",
-        ];
+        let protocol_claims: Vec<&str> = ID_TOKEN_CLAIMS
+            .iter()
+            .copied()
+            .filter(|c| *c != "sub")
+            .collect();
         for scope in [
             "openid",
             "openid profile",

@@ -6,27 +6,17 @@ use serde_json::json;
 
 use crate::error::Result;
 use crate::http::{blocking, State};
+use crate::protocol::claims::ID_TOKEN_CLAIMS;
 use crate::protocol::scope::{OIDC_SCOPES, SCOPE_CLAIMS};
 use crate::protocol::time;
 use crate::service::keys;
 
 /// The claims of every ID token, then those the scopes release.
 fn claims_supported() -> Vec<&'static str> {
-    let always = [
-        "sub",
-        "iss",
-        "aud",
-        "exp",
-        "iat",
-        "auth_time",
-        "nonce",
-        "amr",
-        "at_hash",
-    ];
     let by_scope = SCOPE_CLAIMS
         .iter()
         .flat_map(|(_, claims)| claims.iter().copied());
-    always.into_iter().chain(by_scope).collect()
+    ID_TOKEN_CLAIMS.iter().copied().chain(by_scope).collect()
 }
 
 fn metadata(issuer: &str, signing_algs: &[String]) -> serde_json::Value {

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
+use super::{no_store, settle, ClientAuth};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{authorization, Bearer};
@@ -86,15 +86,15 @@ pub async fn introspect(
         })
         .await
     } else {
-        let credentials = client_credentials(
+        let auth = ClientAuth::begin(
+            &state,
             &req,
             form.client_id.as_deref(),
-            form.client_secret.as_ref().map(Secret::expose_str),
-        )?;
-        let address = crate::http::extract::peer_ip(&req);
-        refuse_if_throttled(&state, &address, Some(&credentials))?;
+            form.client_secret.as_ref(),
+        )?
+        .required()?;
         async {
-            let client = authenticate(&state, credentials, &address).await?;
+            let client = auth.client().await?;
             // RFC 7662 §2.1: the caller must be authorized; a client_id alone proves
             // nothing (anyone can send a public client's id).
             if client.client_type == ClientType::Public {

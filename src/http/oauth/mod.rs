@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::protocol::client::Client;
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::secret::Secret;
 
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(token::token)
@@ -82,6 +83,62 @@ async fn authenticate(
     };
     state.client_limiter.settle(&client_id, address, verdict);
     result
+}
+
+/// A client authenticating at the token, introspection or revocation endpoint, from
+/// the credentials as sent (header or body) to the authenticated client.
+struct ClientAuth<'a> {
+    state: &'a State,
+    address: String,
+    credentials: Result<ClientCredentials>,
+}
+
+impl<'a> ClientAuth<'a> {
+    /// Reads the credentials and refuses at once (429) while the claimed client has
+    /// failed too often from this address, before any secret is looked at.
+    fn begin(
+        state: &'a State,
+        req: &HttpRequest,
+        client_id: Option<&str>,
+        secret: Option<&Secret<String>>,
+    ) -> Result<Self> {
+        let credentials = client_credentials(req, client_id, secret.map(Secret::expose_str));
+        let address = super::extract::peer_ip(req);
+        refuse_if_throttled(state, &address, credentials.as_ref().ok())?;
+        Ok(Self {
+            state,
+            address,
+            credentials,
+        })
+    }
+
+    /// The credentials must be there and well formed; if not, that is the error.
+    fn required(self) -> Result<Credentials<'a>> {
+        Ok(Credentials {
+            state: self.state,
+            credentials: self.credentials?,
+            address: self.address,
+        })
+    }
+}
+
+/// Credentials that were sent, not yet checked.
+struct Credentials<'a> {
+    state: &'a State,
+    address: String,
+    credentials: ClientCredentials,
+}
+
+impl Credentials<'_> {
+    /// The client, if the credentials are right (see [`authenticate`]).
+    async fn client(&self) -> Result<Client> {
+        authenticate(self.state, self.credentials.clone(), &self.address).await
+    }
+
+    /// Where the request came from, as the throttles count it.
+    fn address(&self) -> &str {
+        &self.address
+    }
 }
 
 /// Token responses must not be cached (RFC 6749 §5.1).

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
+use super::{no_store, settle, ClientAuth};
 use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
@@ -50,15 +50,15 @@ pub async fn revoke(
         .token
         .filter(|t| !t.expose().is_empty())
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let credentials = client_credentials(
+    let auth = ClientAuth::begin(
+        &state,
         &req,
         form.client_id.as_deref(),
-        form.client_secret.as_ref().map(Secret::expose_str),
-    )?;
-    let address = crate::http::extract::peer_ip(&req);
-    refuse_if_throttled(&state, &address, Some(&credentials))?;
+        form.client_secret.as_ref(),
+    )?
+    .required()?;
     let result = async {
-        let client = authenticate(&state, credentials, &address).await?;
+        let client = auth.client().await?;
         let st = state.clone();
         blocking(move || tokens::revoke(&st.db, &client, token.expose_str(), time::now())).await
     }

@@ -1,11 +1,10 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{authenticate, client_credentials, no_store, refuse_if_throttled, settle};
+use super::{no_store, settle, ClientAuth};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::{blocking, State};
-use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::secret::Secret;
 use crate::protocol::time;
@@ -65,25 +64,23 @@ pub async fn token(
         .grant_type
         .take()
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    let credentials = client_credentials(
+    let auth = ClientAuth::begin(
+        &state,
         &req,
         form.client_id.as_deref(),
-        form.client_secret.as_ref().map(Secret::expose_str),
-    );
-    let address = crate::http::extract::peer_ip(&req);
-    refuse_if_throttled(&state, &address, credentials.as_ref().ok())?;
+        form.client_secret.as_ref(),
+    )?;
     let request = GrantRequest {
         state: &state,
-        address: &address,
         form,
     };
     // Every outcome, early ones included, goes through `settle` below, so that a missing
     // or wrong client credential is counted however the request failed.
     let result = match grant_type.as_str() {
-        "client_credentials" => client_credentials_grant(request, credentials).await,
-        "authorization_code" => authorization_code_grant(request, credentials).await,
-        "refresh_token" => refresh_token_grant(request, credentials).await,
-        "password" => password_grant(request, credentials).await,
+        "client_credentials" => client_credentials_grant(request, auth).await,
+        "authorization_code" => authorization_code_grant(request, auth).await,
+        "refresh_token" => refresh_token_grant(request, auth).await,
+        "password" => password_grant(request, auth).await,
         _ => Err(Error::oauth(
             ErrorCode::UnsupportedGrantType,
             "grant_type is not supported; use authorization_code, refresh_token, client_credentials or password",
@@ -101,17 +98,16 @@ pub async fn token(
 /// A token request on its way to one grant.
 struct GrantRequest<'a> {
     state: &'a State,
-    address: &'a str,
     form: TokenForm,
 }
 
 /// RFC 6749 §4.4.
 async fn client_credentials_grant(
     r: GrantRequest<'_>,
-    credentials: Result<ClientCredentials>,
+    auth: ClientAuth<'_>,
 ) -> Result<TokenResponse> {
-    let credentials = credentials?;
-    let client = authenticate(r.state, credentials, r.address).await?;
+    let auth = auth.required()?;
+    let client = auth.client().await?;
     let ttl = r.state.settings.access_token_ttl;
     let scope = r.form.scope.as_deref();
     tokens::client_credentials(&r.state.db, &client, scope, ttl, time::now()).await
@@ -120,15 +116,15 @@ async fn client_credentials_grant(
 /// RFC 6749 §4.1.3, RFC 7636 §4.5.
 async fn authorization_code_grant(
     mut r: GrantRequest<'_>,
-    credentials: Result<ClientCredentials>,
+    auth: ClientAuth<'_>,
 ) -> Result<TokenResponse> {
-    let credentials = credentials?;
+    let auth = auth.required()?;
     let code = r
         .form
         .code
         .take()
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
-    let client = authenticate(r.state, credentials, r.address).await?;
+    let client = auth.client().await?;
     let (st, form) = (r.state.clone(), r.form);
     blocking(move || {
         st.issuer().authorization_code(
@@ -145,15 +141,15 @@ async fn authorization_code_grant(
 /// RFC 6749 §6.
 async fn refresh_token_grant(
     mut r: GrantRequest<'_>,
-    credentials: Result<ClientCredentials>,
+    auth: ClientAuth<'_>,
 ) -> Result<TokenResponse> {
-    let credentials = credentials?;
+    let auth = auth.required()?;
     let refresh_token = r
         .form
         .refresh_token
         .take()
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-    let client = authenticate(r.state, credentials, r.address).await?;
+    let client = auth.client().await?;
     let (st, form) = (r.state.clone(), r.form);
     blocking(move || {
         st.issuer().refresh(
@@ -167,11 +163,8 @@ async fn refresh_token_grant(
 }
 
 /// RFC 6749 §4.3, for clients that list it; throttled like the sign-in page.
-async fn password_grant(
-    mut r: GrantRequest<'_>,
-    credentials: Result<ClientCredentials>,
-) -> Result<TokenResponse> {
-    let credentials = credentials?;
+async fn password_grant(mut r: GrantRequest<'_>, auth: ClientAuth<'_>) -> Result<TokenResponse> {
+    let auth = auth.required()?;
     let username = r
         .form
         .username
@@ -182,8 +175,8 @@ async fn password_grant(
         .password
         .take()
         .ok_or_else(|| OAuthError::invalid_request("password is required"))?;
-    let client = authenticate(r.state, credentials, r.address).await?;
-    let (state, address) = (r.state, r.address);
+    let client = auth.client().await?;
+    let (state, address) = (r.state, auth.address());
     if let Err(seconds) = state.login_limiter.begin(&username, address) {
         return Err(Error::TooManyRequests(seconds));
     }
