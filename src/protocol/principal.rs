@@ -7,7 +7,7 @@
 
 use super::client::{ClientDraft, GrantType};
 use super::error::{ErrorCode, OAuthError};
-use super::scope::ScopeSet;
+use super::scope::{is_user_scope, ScopeSet, CONNECTION_SCOPES, OIDC_SCOPES};
 
 /// Scopes that act on other people's data: they take effect only for the system or an
 /// admin.
@@ -19,19 +19,6 @@ pub const ADMIN_SCOPES: &[&str] = &[
     "consent:manage",
     "tokens:introspect",
     "tokens:flush",
-];
-
-/// What a non-admin may put in the `scope` of a client she owns: what a person can
-/// grant about herself.
-pub const SELF_SERVICE_SCOPES: &[&str] = &[
-    "openid",
-    "profile",
-    "email",
-    "address",
-    "phone",
-    "offline_access",
-    "connections:read",
-    "connections:write",
 ];
 
 /// The server's own name, which pages show as the party asking: an app of a non-admin
@@ -176,16 +163,17 @@ pub fn check_self_service(draft: &ClientDraft) -> Result<(), OAuthError> {
             grant.as_str()
         )));
     }
-    let beyond: Vec<&str> = draft
-        .scope
-        .iter()
-        .filter(|s| !SELF_SERVICE_SCOPES.contains(s))
-        .collect();
+    let beyond: Vec<&str> = draft.scope.iter().filter(|s| !is_user_scope(s)).collect();
     if !beyond.is_empty() {
         return Err(refuse(format!(
             "scope: only admins may register clients for {}; you may use {}",
             beyond.join(" "),
-            SELF_SERVICE_SCOPES.join(" ")
+            OIDC_SCOPES
+                .iter()
+                .chain(CONNECTION_SCOPES)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
         )));
     }
     Ok(())

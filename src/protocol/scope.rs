@@ -23,10 +23,13 @@ pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
     ("address", &["address"]),
 ];
 
-/// Scopes that only make sense when a user is present: the OpenID Connect scopes and a
-/// user's own connections.
+/// What a user may see and do about the apps connected to her account (`/api/connections`).
+pub const CONNECTION_SCOPES: &[&str] = &["connections:read", "connections:write"];
+
+/// Scopes that only make sense when a user is present, and that a person can grant about
+/// herself: the OpenID Connect scopes and her own connections.
 pub fn is_user_scope(scope: &str) -> bool {
-    OIDC_SCOPES.contains(&scope) || matches!(scope, "connections:read" | "connections:write")
+    OIDC_SCOPES.contains(&scope) || CONNECTION_SCOPES.contains(&scope)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
