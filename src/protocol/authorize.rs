@@ -40,7 +40,7 @@ pub struct AuthorizationRequest {
     #[serde(default)]
     pub redirect_uri_given: bool,
     pub response_mode: ResponseMode,
-    pub scope: String,
+    pub scope: ScopeSet,
     pub state: Option<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
@@ -51,8 +51,8 @@ pub struct AuthorizationRequest {
 }
 
 impl AuthorizationRequest {
-    pub fn scope_set(&self) -> ScopeSet {
-        ScopeSet::parse(&self.scope).unwrap_or_default()
+    pub fn scope_set(&self) -> &ScopeSet {
+        &self.scope
     }
 
     pub fn has_prompt(&self, prompt: Prompt) -> bool {
@@ -349,7 +349,7 @@ pub fn validate(
         redirect_uri,
         redirect_uri_given: given.is_some(),
         response_mode,
-        scope: scope.to_string(),
+        scope,
         state,
         nonce: text("nonce", 512)?,
         code_challenge: code_challenge.map(str::to_owned),

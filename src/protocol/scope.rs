@@ -99,6 +99,20 @@ impl fmt::Display for ScopeSet {
     }
 }
 
+/// Stored and sent as the space-delimited text of RFC 6749 §3.3.
+impl serde::Serialize for ScopeSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ScopeSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ScopeSet::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl<'a> FromIterator<&'a str> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
         ScopeSet(iter.into_iter().map(str::to_owned).collect())
@@ -145,6 +159,15 @@ pub fn describe(scope: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_set_is_stored_as_rfc_6749_3_3_text() {
+        let scope = ScopeSet::parse("profile openid").unwrap();
+        let json = serde_json::to_string(&scope).unwrap();
+        assert_eq!(json, "\"openid profile\"");
+        assert_eq!(serde_json::from_str::<ScopeSet>(&json).unwrap(), scope);
+        assert!(serde_json::from_str::<ScopeSet>("\"bad\\\"quote\"").is_err());
+    }
 
     #[test]
     fn parsing_collapses_repeats_and_extra_spaces() {

@@ -350,7 +350,7 @@ fn pending_consent(app: &TestApp, challenge: &str, client_id: &str, user_id: &st
         redirect_uri: "https://app.example/cb".into(),
         redirect_uri_given: true,
         response_mode: ResponseMode::Query,
-        scope: "openid".into(),
+        scope: ["openid"].into_iter().collect(),
         state: None,
         nonce: None,
         code_challenge: None,

@@ -87,7 +87,7 @@ pub(super) fn apply_answer(
         session: None,
     };
     let mut granted = req.clone();
-    granted.scope = answer.grant_scope;
+    granted.scope = ScopeSet::parse(&answer.grant_scope).map_err(Error::internal_msg)?;
     let code = issue_code(cx, client, &granted, &user, answer.remember)?;
     Ok(Outcome::Respond(ClientResponse::code(
         req,
@@ -131,7 +131,7 @@ pub fn consent_request_view(
     let (flow, req) = pending(db, challenge, now)?;
     let client = service::clients::get(db, None, &flow.client_id)?;
     let user_id = flow.user_id.clone().unwrap_or_default();
-    let requested_scope = holdable_by(db, &user_id, &req.scope_set())?
+    let requested_scope = holdable_by(db, &user_id, req.scope_set())?
         .iter()
         .map(str::to_owned)
         .collect();
@@ -189,8 +189,8 @@ pub fn answer_challenge(
         Some(list) => ScopeSet::parse(&list.join(" "))
             .map_err(|e| Error::InvalidRequest(format!("grant_scope: {e}")))?,
     };
-    if !grant_scope.is_subset(&requested) {
-        let extra: Vec<&str> = grant_scope.missing_from(&requested).collect();
+    if !grant_scope.is_subset(requested) {
+        let extra: Vec<&str> = grant_scope.missing_from(requested).collect();
         return Err(Error::InvalidRequest(format!(
             "grant_scope includes scopes that were not requested: {}",
             extra.join(" ")

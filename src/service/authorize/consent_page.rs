@@ -40,7 +40,7 @@ pub fn consent_request(
     Ok(Some(ConsentRequest {
         flow: flow.id,
         client,
-        scope: holdable_by(db, &user_id, &req.scope_set())?,
+        scope: holdable_by(db, &user_id, req.scope_set())?,
         user_id,
         redirect_uri: req.redirect_uri,
     }))

@@ -177,7 +177,7 @@ fn issue_code(
     let (db, now) = (cx.db, cx.now);
     let code = secret::new_token(CODE_PREFIX);
     let hash = secret::token_hash(&code);
-    let scope = holdable_by(db, &user.id, &req.scope_set())?.to_string();
+    let scope = holdable_by(db, &user.id, req.scope_set())?.to_string();
     write(&mut *db.conn()?, |conn| {
         let grant_id = grants::upsert(
             conn,

@@ -72,7 +72,7 @@ pub fn shortcut(
                 redirect_uri,
                 redirect_uri_given: false,
                 response_mode: ResponseMode::Query,
-                scope: scope.to_string(),
+                scope: scope.clone(),
                 state: None,
                 nonce: binding.nonce.filter(|n| !n.is_empty()),
                 code_challenge,
