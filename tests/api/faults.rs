@@ -513,30 +513,8 @@ async fn sixty_four_writers_on_one_sqlite_file_never_see_a_lock(backend: Backend
     assert_eq!(writes.load(SeqCst), 64 * 5 * 3);
 }
 
-mod sqlite {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn acknowledged_writes_survive_a_killed_server() {
-        super::acknowledged_writes_survive_a_killed_server(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sixty_four_writers_on_one_sqlite_file_never_see_a_lock() {
-        super::sixty_four_writers_on_one_sqlite_file_never_see_a_lock(Backend::Sqlite).await
-    }
-}
-
-mod postgres {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn acknowledged_writes_survive_a_killed_server() {
-        super::acknowledged_writes_survive_a_killed_server(Backend::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_postgres_restart_gives_503_then_recovery() {
-        super::a_postgres_restart_gives_503_then_recovery(Backend::Postgres).await
-    }
-}
+on_both_backends!(
+    acknowledged_writes_survive_a_killed_server;
+    sqlite_only: sixty_four_writers_on_one_sqlite_file_never_see_a_lock;
+    postgres_only: a_postgres_restart_gives_503_then_recovery
+);

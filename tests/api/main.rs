@@ -7,9 +7,14 @@
 #![allow(clippy::disallowed_methods)]
 
 /// Runs each listed `async fn name(backend: Backend)` once on SQLite and once on
-/// PostgreSQL, as `sqlite::name` and `postgres::name`.
+/// PostgreSQL, as `sqlite::name` and `postgres::name`. Tests that only mean something on
+/// one backend follow `; sqlite_only:` or `; postgres_only:`.
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
+    (
+        $($name:ident),* $(,)?
+        $(; sqlite_only: $($sqlite:ident),+ $(,)?)?
+        $(; postgres_only: $($postgres:ident),+ $(,)?)?
+    ) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -17,6 +22,12 @@ macro_rules! on_both_backends {
                     super::$name(crate::helpers::Backend::Sqlite).await
                 }
             )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $sqlite() {
+                    super::$sqlite(crate::helpers::Backend::Sqlite).await
+                }
+            )+)?
         }
         mod postgres {
             $(
@@ -25,6 +36,12 @@ macro_rules! on_both_backends {
                     super::$name(crate::helpers::Backend::Postgres).await
                 }
             )*
+            $($(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $postgres() {
+                    super::$postgres(crate::helpers::Backend::Postgres).await
+                }
+            )+)?
         }
     };
 }
