@@ -70,7 +70,8 @@ enum KeysCommand {
     /// relying parties and resource servers stop verifying what it signed once they
     /// fetch the JWKS again. A revoked current key is replaced by the next one.
     Revoke {
-        /// The key's kid, as `keys list` shows it.
+        /// The key's kid, as `keys list` shows it (a kid may begin with "-").
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Re-seal the stored secrets (cookie key, private signing keys) under a new master

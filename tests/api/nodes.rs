@@ -441,6 +441,10 @@ async fn a_revoked_key_leaves_every_node_at_once(backend: Backend) {
     let unknown = f.app.cli(&["keys", "revoke", "no-such-kid"]);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("does not exist"));
+    // Key ids are URL-safe base64 and may begin with "-".
+    let hyphen = f.app.cli(&["keys", "revoke", "-no-such-kid"]);
+    assert!(!hyphen.status.success());
+    assert!(String::from_utf8_lossy(&hyphen.stderr).contains("does not exist"));
     let rotated = f.app.cli(&["keys", "rotate-master"]);
     assert!(
         rotated.status.success(),
