@@ -1,6 +1,8 @@
 //! Introspection (RFC 7662), revocation (RFC 7009) and flushing old tokens.
 
+use crate::browser::{Browser, Landing, SIGNS_IN_AND_ALLOWS};
 use crate::helpers::{assert_error, json, Backend, TestApp};
+use crate::oidc::{fixture, start, RP_SECRET};
 
 async fn a_client_introspects_its_own_tokens_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -332,6 +334,82 @@ async fn flush_removes_every_expired_token_batch_by_batch(backend: Backend) {
     assert_eq!(json(r).await["active"], true);
 }
 
+async fn flush_also_removes_expired_codes_and_sign_in_requests(backend: Backend) {
+    let f = fixture(backend).await;
+    // A sign-in request left waiting, and a code never exchanged.
+    let waiting = Browser::new(&f.app);
+    let started = start(&f.rp, &[], &[]);
+    waiting.http.get(started.url.as_str()).send().await.unwrap();
+    let started = start(&f.rp, &[], &[]);
+    let landing = f
+        .browser
+        .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
+        .await
+        .redirect();
+    let code = Landing::param(&landing, "code").unwrap();
+
+    let flusher = f.app.admin_token("tokens:flush").await;
+    let body = json(
+        f.app
+            .http
+            .post(f.app.url("/admin/tokens/flush"))
+            .bearer_auth(&flusher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (
+            body["codes_deleted"].as_u64(),
+            body["flows_deleted"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "nothing has expired yet"
+    );
+
+    {
+        use diesel::prelude::*;
+        use portcullis::storage::schema::{auth_codes, auth_flows};
+        let past = portcullis::protocol::time::now() - 10;
+        let mut conn = f.app.db.conn().unwrap();
+        diesel::update(auth_codes::table)
+            .set(auth_codes::expires_at.eq(past))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::update(auth_flows::table)
+            .set(auth_flows::expires_at.eq(past))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let body = json(
+        f.app
+            .http
+            .post(f.app.url("/admin/tokens/flush"))
+            .bearer_auth(&flusher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(body["codes_deleted"].as_u64().unwrap() >= 1, "{body}");
+    assert!(body["flows_deleted"].as_u64().unwrap() >= 1, "{body}");
+    let r = f
+        .app
+        .http
+        .post(f.app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("code_verifier", started.verifier.secret().as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_grant").await;
+}
+
 on_both_backends!(
     flush_removes_every_expired_token_batch_by_batch,
     a_client_introspects_its_own_tokens_only,
@@ -339,4 +417,5 @@ on_both_backends!(
     a_revoked_token_is_inactive_and_refused,
     a_client_cannot_revoke_another_clients_token,
     flush_deletes_expired_and_revoked_tokens,
+    flush_also_removes_expired_codes_and_sign_in_requests,
 );

@@ -5,9 +5,11 @@
 use openidconnect::TokenResponse;
 use serde_json::json;
 
-use crate::browser::{field, Browser};
+use crate::browser::{field, Browser, Landing, Person};
 use crate::helpers::{Backend, TestApp};
-use crate::oidc::{exchange_with, fixture, relying_party, urlencode, CALLBACK};
+use crate::oidc::{
+    exchange_with, fixture, relying_party, sign_in_and_exchange, start, urlencode, CALLBACK,
+};
 
 const EVIL_SECRET: &str = "the secret of a client of her own, 32+";
 const LANDING: &str = "https://evil.example/landing";
@@ -114,4 +116,105 @@ async fn logout_is_not_an_open_redirect(backend: Backend) {
     assert_eq!(location.as_deref(), Some(&*format!("{LANDING}?state=s")));
 }
 
-on_both_backends!(logout_is_not_an_open_redirect);
+async fn rp_initiated_logout_returns_to_a_registered_uri_only(backend: Backend) {
+    let f = fixture(backend).await;
+    let (token, _) = sign_in_and_exchange(&f, &[]).await;
+    let hint = token.id_token().unwrap().to_string();
+    use openidconnect::TokenResponse;
+
+    let bad = format!(
+        "{}/oauth2/sessions/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+        f.app.base,
+        urlencode("http://evil.example/")
+    );
+    let r = f.browser.http.get(&bad).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+
+    let url = format!(
+        "{}/oauth2/sessions/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
+        f.app.base,
+        urlencode("http://127.0.0.1:1/signed-out")
+    );
+    let page = f
+        .browser
+        .http
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(">Sign out</button>") && page.contains("Reading Room"),
+        "{page}"
+    );
+    let form = [
+        ("csrf_token", field(&page, "csrf_token").unwrap()),
+        (
+            "post_logout_redirect_uri",
+            field(&page, "post_logout_redirect_uri").unwrap(),
+        ),
+        ("client_id", field(&page, "client_id").unwrap()),
+        ("state", field(&page, "state").unwrap()),
+    ];
+    let r = f
+        .browser
+        .http
+        .post(f.app.url("/logout"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "http://127.0.0.1:1/signed-out?state=bye"
+    );
+
+    // Signed out: prompt=none now needs a sign-in.
+    let started = start(&f.rp, &[], &[("prompt", "none")]);
+    let landing = f
+        .browser
+        .walk(
+            started.url.as_str(),
+            Person {
+                credentials: None,
+                consent: None,
+            },
+        )
+        .await
+        .redirect();
+    assert_eq!(
+        Landing::param(&landing, "error").as_deref(),
+        Some("login_required")
+    );
+
+    // The plain /logout page signs out too.
+    f.browser.sign_in("ann", "ann's password").await;
+    let page = f
+        .browser
+        .http
+        .get(f.app.url("/logout"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = f
+        .browser
+        .http
+        .post(f.app.url("/logout"))
+        .form(&[("csrf_token", field(&page, "csrf_token").unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.text().await.unwrap().contains("You are signed out."));
+}
+
+on_both_backends!(
+    logout_is_not_an_open_redirect,
+    rp_initiated_logout_returns_to_a_registered_uri_only,
+);

@@ -72,7 +72,7 @@ mod quotas;
 mod reflected;
 mod registration;
 mod service;
-mod sessions;
+mod sign_in;
 mod signed_in;
 mod token;
 mod transport;

@@ -1,10 +1,15 @@
-//! The token endpoint with the client_credentials grant (RFC 6749 §4.4, §5).
+//! The token endpoint: the client_credentials grant (RFC 6749 §4.4, §5), the password
+//! grant for clients that list it, JWT access tokens (RFC 9068) and the first-party
+//! shortcut `/oauth2/code`.
 
 use diesel::prelude::*;
 use openidconnect::core::{CoreErrorResponseType, CoreTokenType};
 use openidconnect::{AuthType, OAuth2TokenResponse, RequestTokenError, Scope};
+use serde_json::json;
 
+use crate::browser::{Landing, SIGNS_IN_AND_ALLOWS};
 use crate::helpers::{assert_error, json, Backend, TestApp};
+use crate::oidc::{base64_url, fixture, relying_party, start, CALLBACK, RP_SECRET};
 
 async fn a_client_library_gets_a_token_with_client_secret_basic(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -289,6 +294,213 @@ async fn tokens_and_secrets_are_stored_only_as_hashes(backend: Backend) {
     assert!(!stored.contains(&secret));
 }
 
+async fn the_first_party_shortcut_needs_a_session_and_a_grant(backend: Backend) {
+    let f = fixture(backend).await;
+    let url = |kind: &str| {
+        f.app.url(&format!(
+            "/oauth2/code?client_id=rp&scope=openid%20profile&type={kind}"
+        ))
+    };
+    let r = f.browser.http.get(url("code")).send().await.unwrap();
+    assert_error(r, 401, "login_required").await;
+    f.browser.sign_in("ann", "ann's password").await;
+    let r = f.browser.http.get(url("code")).send().await.unwrap();
+    assert_error(r, 403, "consent_required").await;
+
+    // After a remembered consent, the shortcut answers.
+    let started = start(&f.rp, &["profile"], &[]);
+    f.browser
+        .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
+        .await
+        .redirect();
+    let body = json(f.browser.http.get(url("code")).send().await.unwrap()).await;
+    assert_eq!(body["type"], "code");
+    let code = body["code"].as_str().unwrap();
+    let exchanged = f
+        .app
+        .http
+        .post(f.app.url("/oauth2/token"))
+        .basic_auth("rp", Some(RP_SECRET))
+        .form(&[("grant_type", "authorization_code"), ("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exchanged.status(), 200);
+    let body = json(f.browser.http.get(url("token")).send().await.unwrap()).await;
+    assert_eq!(body["type"], "token");
+    let userinfo = json(
+        f.app
+            .get_as("/userinfo", body["token"].as_str().unwrap())
+            .await,
+    )
+    .await;
+    assert_eq!(userinfo["preferred_username"], "ann");
+    let r = f
+        .browser
+        .http
+        .get(f.app.url("/oauth2/code?client_id=rp&scope=users:write"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 400, "invalid_scope").await;
+}
+
+async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(json!({ "client_id": "api-rp", "client_secret": "api rp secret of at least 32 chars", "redirect_uris": [CALLBACK], "scope": "openid profile", "access_token_format": "jwt" }));
+    let rp = relying_party(&f.app, "api-rp", Some("api rp secret of at least 32 chars")).await;
+    let started = start(&rp, &["profile"], &[]);
+    let landing = f
+        .browser
+        .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
+        .await
+        .redirect();
+    let code = Landing::param(&landing, "code").unwrap();
+    let token = json(
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth("api-rp", Some("api rp secret of at least 32 chars"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", started.verifier.secret().as_str()),
+                ("redirect_uri", CALLBACK),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let at = token["access_token"].as_str().unwrap();
+    let parts: Vec<&str> = at.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS");
+    let header: serde_json::Value = serde_json::from_slice(&base64_url(parts[0])).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&base64_url(parts[1])).unwrap();
+    assert_eq!(header["typ"], "at+jwt");
+    let jwks = json(
+        f.app
+            .http
+            .get(f.app.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["kid"] == header["kid"]));
+    assert_eq!(claims["iss"], f.app.base.as_str());
+    assert_eq!(claims["client_id"], "api-rp");
+    assert_eq!(claims["scope"], "openid profile");
+    assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    // Verify the signature with the published key.
+    use openidconnect::JsonWebKey;
+    let key: openidconnect::core::CoreJsonWebKey = serde_json::from_value(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == header["kid"])
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    key.verify_signature(
+        &openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        format!("{}.{}", parts[0], parts[1]).as_bytes(),
+        &base64_url(parts[2]),
+    )
+    .expect("the access token's signature verifies");
+    // It is still revocable and introspectable like any token.
+    let body = json(
+        f.app
+            .introspect_as("api-rp", "api rp secret of at least 32 chars", at)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["active"], true);
+    let userinfo = f
+        .app
+        .http
+        .get(f.app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 200);
+}
+
+async fn the_password_grant_is_only_for_clients_that_list_it(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.register(json!({ "client_id": "legacy", "client_secret": "legacy secret of at least 32 chars", "grant_types": ["password", "refresh_token"], "scope": "openid profile offline_access" }));
+    let post = |client: (&'static str, &'static str), password: &'static str| {
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth(client.0, Some(client.1))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "ann"),
+                ("password", password),
+                ("scope", "openid offline_access"),
+            ])
+            .send()
+    };
+    let body = json(
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "ann's password",
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert!(
+        body["access_token"].is_string()
+            && body["refresh_token"].is_string()
+            && body["id_token"].is_string(),
+        "{body}"
+    );
+    assert_error(
+        post(("rp", RP_SECRET), "ann's password").await.unwrap(),
+        400,
+        "unauthorized_client",
+    )
+    .await;
+    assert_error(
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "wrong password",
+        )
+        .await
+        .unwrap(),
+        400,
+        "invalid_grant",
+    )
+    .await;
+    for _ in 0..4 {
+        post(
+            ("legacy", "legacy secret of at least 32 chars"),
+            "wrong password",
+        )
+        .await
+        .unwrap();
+    }
+    let r = post(
+        ("legacy", "legacy secret of at least 32 chars"),
+        "ann's password",
+    )
+    .await
+    .unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, 429, "too_many_requests").await;
+}
+
 on_both_backends!(
     a_client_library_gets_a_token_with_client_secret_basic,
     a_client_library_gets_a_token_with_client_secret_post,
@@ -298,6 +510,9 @@ on_both_backends!(
     token_responses_are_not_cached,
     tokens_and_secrets_are_stored_only_as_hashes,
     concurrent_writers_all_succeed,
+    the_first_party_shortcut_needs_a_session_and_a_grant,
+    jwt_access_tokens_are_signed_rfc_9068_tokens,
+    the_password_grant_is_only_for_clients_that_list_it,
 );
 
 /// Many requests writing at once: on SQLite they queue on the write lock instead of
