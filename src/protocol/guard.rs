@@ -6,8 +6,6 @@
 //! hard lock would let anyone lock anybody out. The owner is spared it on networks
 //! from which she has given the right password before.
 
-use sha2::{Digest, Sha256};
-
 use super::time::Timestamp;
 
 /// Failures across all addresses before the delay starts: room for the owner mistyping
@@ -33,23 +31,8 @@ pub struct Guard {
 
 /// HMAC-SHA256 under `pepper`, a key kept outside the database: without it, a copy of
 /// the table cannot be matched against a list of likely names or the IPv4 space.
-fn keyed(pepper: &[u8], kind: &[u8], value: &[u8]) -> Vec<u8> {
-    use hmac::{Hmac, Mac};
-    match <Hmac<Sha256> as Mac>::new_from_slice(pepper) {
-        Ok(mut mac) => {
-            mac.update(kind);
-            mac.update(b"\0");
-            mac.update(value);
-            mac.finalize().into_bytes().to_vec()
-        }
-        // HMAC takes keys of any length: never taken, but still keyed.
-        Err(_) => Sha256::new()
-            .chain_update(pepper)
-            .chain_update(kind)
-            .chain_update(value)
-            .finalize()
-            .to_vec(),
-    }
+fn keyed(pepper: &[u8], kind: &[u8], value: &[u8]) -> [u8; 32] {
+    super::secret::hmac_sha256(pepper, &[kind, b"\0", value])
 }
 
 /// An account's key: usernames are ASCII and compared regardless of case.

@@ -79,14 +79,10 @@ impl MasterKey {
     /// A key for `purpose` derived from this one (HMAC-SHA256), for data that must be
     /// keyed outside the database without being sealed.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        use hmac::{Hmac, Mac};
-        let mut out = [0u8; 32];
-        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(&self.key) {
-            mac.update(b"portcullis derived key v1\0");
-            mac.update(purpose.as_bytes());
-            out.copy_from_slice(&mac.finalize().into_bytes());
-        }
-        out
+        super::secret::hmac_sha256(
+            &self.key,
+            &[b"portcullis derived key v1\0", purpose.as_bytes()],
+        )
     }
 
     fn cipher(&self) -> Aes256Gcm {

@@ -12,8 +12,6 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 pub const CACHE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -43,11 +41,7 @@ fn cache() -> &'static Cache {
 }
 
 fn mac(key: &[u8; 32], secret: &str) -> [u8; 32] {
-    // HMAC accepts keys of any length; a 32-byte key cannot fail.
-    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    m.update(secret.as_bytes());
-    m.finalize().into_bytes().into()
+    crate::protocol::secret::hmac_sha256(key, &[secret.as_bytes()])
 }
 
 /// True when this exact secret was verified against this exact stored hash recently.
