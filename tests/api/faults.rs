@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::browser::field;
+use crate::helpers::browser::field;
+use crate::helpers::relying_party::{urlencode, CALLBACK};
 use crate::helpers::{json, Backend, Node, TestApp};
-use crate::oidc::{urlencode, CALLBACK};
 
 /// Requests sent and not yet answered, and what was acknowledged.
 #[derive(Default)]

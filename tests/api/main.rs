@@ -46,33 +46,12 @@ macro_rules! on_both_backends {
     };
 }
 
-mod accounts;
-mod admin_clients;
-mod adversarial;
-mod adversarial_apis;
-mod apps;
-mod attacks;
-mod authorization;
-mod browser;
-mod cli;
-mod connections;
-mod consent_app;
-mod consent_page;
-mod dump;
-mod e2e;
+mod admin;
 mod faults;
 mod helpers;
-mod introspection;
-mod leaks;
-mod logos;
-mod logout;
 mod nodes;
+mod oauth;
 mod oidc;
-mod quotas;
-mod reflected;
-mod registration;
-mod service;
-mod sign_in;
-mod signed_in;
-mod token;
-mod transport;
+mod pages;
+mod security;
+mod server;

@@ -12,9 +12,9 @@ use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
 use openidconnect::{JsonWebKey, OAuth2TokenResponse};
 use portcullis::service::keys::SIGNER_CACHE;
 
-use crate::browser::{Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::browser::{Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::relying_party::{base64_url, fixture, sign_in_and_exchange, RP_SECRET};
 use crate::helpers::{assert_error, json, Backend, Node, TestApp};
-use crate::oidc::{base64_url, fixture, sign_in_and_exchange, RP_SECRET};
 
 async fn introspect_at(app: &TestApp, url: String, id: &str, secret: &str, token: &str) -> bool {
     let response = app
@@ -210,7 +210,7 @@ async fn a_revoked_consent_is_honoured_at_once_here_and_within_the_bound_elsewhe
     .await;
     assert!(took <= MEMO_BOUND + Duration::from_millis(500), "{took:?}");
     // The remembered decision went with the grant: the other node asks again.
-    let started = crate::oidc::start(&f.rp, &["offline_access"], &[]);
+    let started = crate::helpers::relying_party::start(&f.rp, &["offline_access"], &[]);
     let landing = f
         .browser
         .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
@@ -349,7 +349,7 @@ async fn silent_error_with_hint(app: &TestApp, base: &str, hint: &str) -> Option
     let url = format!(
         "{base}/oauth2/auth?client_id=rp&response_type=code&scope=openid&state=s\
          &redirect_uri={}&prompt=none&id_token_hint={hint}",
-        crate::oidc::urlencode(crate::oidc::CALLBACK)
+        crate::helpers::relying_party::urlencode(crate::helpers::relying_party::CALLBACK)
     );
     let r = app.http.get(url).send().await.expect("an answer");
     let location = r.headers().get("location")?.to_str().ok()?;

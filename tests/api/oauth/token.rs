@@ -7,9 +7,11 @@ use openidconnect::core::{CoreErrorResponseType, CoreTokenType};
 use openidconnect::{AuthType, OAuth2TokenResponse, RequestTokenError, Scope};
 use serde_json::json;
 
-use crate::browser::{Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::browser::{Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::relying_party::{
+    base64_url, fixture, relying_party, start, CALLBACK, RP_SECRET,
+};
 use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::{base64_url, fixture, relying_party, start, CALLBACK, RP_SECRET};
 
 async fn a_client_library_gets_a_token_with_client_secret_basic(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -4,9 +4,9 @@
 
 use serde_json::json;
 
-use crate::browser::Browser;
+use crate::helpers::browser::Browser;
+use crate::helpers::relying_party::{fixture_with, urlencode, CALLBACK};
 use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::{fixture_with, urlencode, CALLBACK};
 
 /// Follows the flow for `client_id` inside this server until a page is shown.
 async fn consent_page(

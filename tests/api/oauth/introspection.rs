@@ -1,8 +1,8 @@
 //! Introspection (RFC 7662), revocation (RFC 7009) and flushing old tokens.
 
-use crate::browser::{Browser, Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::browser::{Browser, Landing, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::relying_party::{fixture, start, RP_SECRET};
 use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::{fixture, start, RP_SECRET};
 
 async fn a_client_introspects_its_own_tokens_only(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::browser::{Landing, Person, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::browser::{Landing, Person, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::relying_party::{fixture_with, start, Fixture, CALLBACK};
 use crate::helpers::{assert_error, json, Backend};
-use crate::oidc::{fixture_with, start, Fixture, CALLBACK};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Mode {
@@ -141,7 +141,7 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
-            .basic_auth("rp", Some(crate::oidc::RP_SECRET))
+            .basic_auth("rp", Some(crate::helpers::relying_party::RP_SECRET))
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code.as_str()),
@@ -319,7 +319,7 @@ async fn replayed_expired_and_wrong_answers_are_refused(backend: Backend) {
     let tampered = redirect_to.replace("consent_verifier=", "consent_verifier=x");
     let r = f.browser.http.get(&tampered).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let stranger = crate::browser::Browser::new(&f.app);
+    let stranger = crate::helpers::browser::Browser::new(&f.app);
     let r = stranger.http.get(&redirect_to).send().await.unwrap();
     assert_eq!(r.status(), 400);
     let ok = f.browser.http.get(&redirect_to).send().await.unwrap();

@@ -3,9 +3,11 @@
 
 use serde_json::json;
 
-use crate::browser::{field, Browser};
+use crate::helpers::browser::{field, Browser};
+use crate::helpers::relying_party::{
+    exchange_with, fixture, relying_party, sign_in_and_exchange, Fixture, CALLBACK,
+};
 use crate::helpers::{assert_error, json, Backend};
-use crate::oidc::{exchange_with, fixture, relying_party, sign_in_and_exchange, Fixture, CALLBACK};
 
 /// A first-party portal the user can get an API token from, with `scope`.
 pub async fn user_api_token(f: &Fixture, browser: &Browser, scope: &str) -> String {

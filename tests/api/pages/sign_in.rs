@@ -1,8 +1,8 @@
 //! The sign-in page: what it shows and says, and how repeated failures are throttled.
 
-use crate::browser::{field, Browser};
+use crate::helpers::browser::{field, Browser};
+use crate::helpers::relying_party::fixture;
 use crate::helpers::Backend;
-use crate::oidc::fixture;
 
 async fn the_sign_in_page_is_safe_and_says_little_on_failure(backend: Backend) {
     let f = fixture(backend).await;

@@ -4,8 +4,8 @@
 use openidconnect::OAuth2TokenResponse;
 use serde_json::{json, Value};
 
+use crate::helpers::relying_party::{fixture, sign_in_and_exchange, Fixture, RP_SECRET};
 use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::{fixture, sign_in_and_exchange, Fixture, RP_SECRET};
 
 async fn refreshes(app: &TestApp, refresh_token: &str) -> u16 {
     app.http
@@ -35,9 +35,11 @@ async fn active(app: &TestApp, token: &str) -> bool {
 
 /// Tokens ann got through the relying party, with the password she has now.
 async fn tokens_of_ann(f: &Fixture, password: &str) -> (String, String) {
-    let browser = crate::browser::Browser::new(&f.app);
+    let browser = crate::helpers::browser::Browser::new(&f.app);
     assert_eq!(browser.sign_in("ann", password).await.status(), 303);
-    let (token, _) = crate::oidc::exchange_with(&f.app, &f.rp, &browser, &["offline_access"]).await;
+    let (token, _) =
+        crate::helpers::relying_party::exchange_with(&f.app, &f.rp, &browser, &["offline_access"])
+            .await;
     (
         token.access_token().secret().clone(),
         token.refresh_token().unwrap().secret().clone(),
@@ -194,7 +196,7 @@ async fn the_last_admin_stays(backend: Backend) {
 async fn guessable_passwords_are_refused(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let system = app.admin_token("users:write").await;
-    let before = crate::authorization::census(&app);
+    let before = crate::helpers::census::census(&app);
     for (password, why) in [
         ("        ", "only spaces"),
         ("\t\t\t\t\t\t\t\t", "only spaces"),
@@ -227,7 +229,7 @@ async fn guessable_passwords_are_refused(backend: Backend) {
         assert!(!out.status.success(), "{password:?}");
     }
     assert_eq!(
-        crate::authorization::census(&app),
+        crate::helpers::census::census(&app),
         before,
         "nobody was created"
     );
@@ -263,7 +265,7 @@ async fn one_name_regardless_of_case_and_one_user_per_email(backend: Backend) {
     )
     .await;
     assert_eq!(made.status(), 201);
-    let before = crate::authorization::census(app);
+    let before = crate::helpers::census::census(app);
     for name in ["ANN", "Ann", "aNN"] {
         let r = create_user(
             app,
@@ -304,15 +306,19 @@ async fn one_name_regardless_of_case_and_one_user_per_email(backend: Backend) {
         Some("a third long password\n"),
     );
     assert!(!out.status.success());
-    assert_eq!(crate::authorization::census(app), before, "nothing changed");
+    assert_eq!(
+        crate::helpers::census::census(app),
+        before,
+        "nothing changed"
+    );
 
     // Any case finds the one account, and signs her in.
     let found = json(app.get_as("/admin/users/ANN", &system).await).await;
     assert_eq!(found["username"], "ann");
-    let browser = crate::browser::Browser::new(app);
+    let browser = crate::helpers::browser::Browser::new(app);
     assert_eq!(browser.sign_in("Ann", "ann's password").await.status(), 303);
     // Guesses in different cases count against the one account.
-    let guesser = crate::browser::Browser::new(app);
+    let guesser = crate::helpers::browser::Browser::new(app);
     for name in ["zed", "Zed", "ZED", "zEd", "zeD"] {
         assert_eq!(guesser.sign_in(name, "a wrong guess").await.status(), 401);
     }

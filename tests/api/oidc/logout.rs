@@ -5,11 +5,11 @@
 use openidconnect::TokenResponse;
 use serde_json::json;
 
-use crate::browser::{field, Browser, Landing, Person};
-use crate::helpers::{Backend, TestApp};
-use crate::oidc::{
+use crate::helpers::browser::{field, Browser, Landing, Person};
+use crate::helpers::relying_party::{
     exchange_with, fixture, relying_party, sign_in_and_exchange, start, urlencode, CALLBACK,
 };
+use crate::helpers::{Backend, TestApp};
 
 const EVIL_SECRET: &str = "the secret of a client of her own, 32+";
 const LANDING: &str = "https://evil.example/landing";
@@ -95,11 +95,11 @@ async fn logout_is_not_an_open_redirect(backend: Backend) {
     // Bob with a grant for the client but her hint: the hint names someone else.
     let bob = Browser::new(&f.app);
     let bobs_rp = relying_party(&f.app, "evil", Some(EVIL_SECRET)).await;
-    let started = crate::oidc::start(&bobs_rp, &[], &[]);
+    let started = crate::helpers::relying_party::start(&bobs_rp, &[], &[]);
     let landing = bob
         .walk(
             started.url.as_str(),
-            crate::browser::Person {
+            crate::helpers::browser::Person {
                 credentials: Some(("bob", "bob's password")),
                 consent: Some((true, false)),
             },

@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
-use crate::browser::{field, session_cookie, Browser};
+use crate::helpers::browser::{field, session_cookie, Browser};
+use crate::helpers::relying_party::fixture;
 use crate::helpers::{Backend, TestApp};
-use crate::oidc::fixture;
 
 /// The session cookie a browser holds, as a thief would copy it.
 async fn copied_cookie(app: &TestApp, username: &str, password: &str) -> (Browser, String) {

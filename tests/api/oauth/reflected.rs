@@ -4,9 +4,9 @@
 
 use url::Url;
 
-use crate::browser::Landing;
+use crate::helpers::browser::Landing;
+use crate::helpers::relying_party::{urlencode, CALLBACK};
 use crate::helpers::{Backend, TestApp};
-use crate::oidc::{urlencode, CALLBACK};
 
 const MESSAGE: &str = "Your account is locked. Call +1 555 0100 now. ";
 

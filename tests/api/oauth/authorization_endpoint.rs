@@ -2,9 +2,9 @@
 //! endpoint must never redirect to a URI it cannot verify: every variant of the
 //! registered redirect URI gets an error page.
 
-use crate::browser::{Landing, Person};
+use crate::helpers::browser::{Landing, Person};
+use crate::helpers::relying_party::{fixture, urlencode, CALLBACK};
 use crate::helpers::{Backend, TestApp};
-use crate::oidc::{fixture, urlencode, CALLBACK};
 
 const NOBODY: Person<'static> = Person {
     credentials: None,
@@ -448,12 +448,17 @@ async fn bad_token_requests_fail_with_their_exact_error(backend: Backend) {
 
 /// A code exchanged within its lifetime works; one exchanged after it is `invalid_grant`.
 async fn an_expired_code_is_refused(backend: Backend) {
-    let f = crate::oidc::fixture_with(backend, &[("PORTCULLIS_AUTH_CODE_TTL", "3s")]).await;
+    let f =
+        crate::helpers::relying_party::fixture_with(backend, &[("PORTCULLIS_AUTH_CODE_TTL", "3s")])
+            .await;
     let code = || async {
-        let started = crate::oidc::start(&f.rp, &["openid"], &[]);
+        let started = crate::helpers::relying_party::start(&f.rp, &["openid"], &[]);
         let landing = f
             .browser
-            .walk(started.url.as_str(), crate::browser::SIGNS_IN_AND_ALLOWS)
+            .walk(
+                started.url.as_str(),
+                crate::helpers::browser::SIGNS_IN_AND_ALLOWS,
+            )
             .await
             .redirect();
         let code = Landing::param(&landing, "code").expect("a code");
@@ -463,7 +468,7 @@ async fn an_expired_code_is_refused(backend: Backend) {
         f.app
             .http
             .post(f.app.url("/oauth2/token"))
-            .basic_auth("rp", Some(crate::oidc::RP_SECRET))
+            .basic_auth("rp", Some(crate::helpers::relying_party::RP_SECRET))
             .form(&[
                 ("grant_type", "authorization_code".to_owned()),
                 ("code", code),

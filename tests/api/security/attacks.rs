@@ -7,12 +7,12 @@ use base64::Engine;
 use openidconnect::OAuth2TokenResponse;
 use serde_json::{json, Value};
 
-use crate::authorization::census;
-use crate::browser::{field, Browser, Landing, Person};
-use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::{
+use crate::helpers::browser::{field, Browser, Landing, Person};
+use crate::helpers::census::census;
+use crate::helpers::relying_party::{
     exchange_with, fixture, fixture_with, relying_party, start, Fixture, CALLBACK, RP_SECRET,
 };
+use crate::helpers::{assert_error, json, Backend, TestApp};
 
 const PORTAL_SECRET: &str = "portal secret of at least 32 characters";
 
@@ -309,7 +309,10 @@ async fn with_a_consent_app_the_built_in_page_decides_nothing(backend: Backend) 
     let started = start(&f.rp, &["profile"], &[]);
     let to_app = f
         .browser
-        .walk(started.url.as_str(), crate::browser::SIGNS_IN_AND_ALLOWS)
+        .walk(
+            started.url.as_str(),
+            crate::helpers::browser::SIGNS_IN_AND_ALLOWS,
+        )
         .await
         .redirect();
     assert!(to_app
@@ -515,8 +518,9 @@ async fn read_jws(app: &TestApp, token: &str) -> (Value, Value, bool) {
     use openidconnect::core::{CoreJsonWebKey, CoreJwsSigningAlgorithm};
     use openidconnect::JsonWebKey;
     let parts: Vec<&str> = token.split('.').collect();
-    let decode =
-        |part: &str| -> Value { serde_json::from_slice(&crate::oidc::base64_url(part)).unwrap() };
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(&crate::helpers::relying_party::base64_url(part)).unwrap()
+    };
     let (header, claims) = (decode(parts[0]), decode(parts[1]));
     let jwks = json(
         app.http
@@ -536,7 +540,7 @@ async fn read_jws(app: &TestApp, token: &str) -> (Value, Value, bool) {
             key.verify_signature(
                 &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
                 format!("{}.{}", parts[0], parts[1]).as_bytes(),
-                &crate::oidc::base64_url(parts[2]),
+                &crate::helpers::relying_party::base64_url(parts[2]),
             )
             .is_ok()
         });
@@ -702,7 +706,7 @@ async fn anonymous_sign_in_requests_are_capped_per_address(backend: Backend) {
     app.register(json!({"client_id": "rp", "redirect_uris": [CALLBACK], "scope": "openid"}));
     let url = app.url(&format!(
         "/oauth2/auth?client_id=rp&response_type=code&scope=openid&redirect_uri={}",
-        crate::oidc::urlencode(CALLBACK)
+        crate::helpers::relying_party::urlencode(CALLBACK)
     ));
     let cap = portcullis::service::authorize::MAX_PENDING_PER_ADDRESS as usize;
     let answers = futures_util::future::join_all((0..cap).map(|_| app.http.get(&url).send())).await;

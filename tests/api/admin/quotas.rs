@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::authorization::census;
+use crate::helpers::census::census;
 use crate::helpers::{assert_error, json, settings_for, Backend, TestApp};
 
 const PNG: &[u8] =

@@ -12,8 +12,8 @@ use openidconnect::{AuthorizationCode, Nonce, TokenResponse};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::helpers::relying_party::{fixture, relying_party, start};
 use crate::helpers::Backend;
-use crate::oidc::{fixture, relying_party, start};
 
 /// A stand-in for the relying party's callback: answers every request with a short page
 /// and reports the first request line it saw.

@@ -13,9 +13,9 @@ use openidconnect::OAuth2TokenResponse;
 use portcullis::service::master_key::{self, COOKIE_KEY};
 use portcullis::storage;
 
-use crate::browser::session_cookie;
+use crate::helpers::browser::session_cookie;
+use crate::helpers::relying_party::{exchange_with, fixture, Fixture, RP_SECRET};
 use crate::helpers::{settings_for, Backend, TestApp, TEST_MASTER_KEY};
-use crate::oidc::{exchange_with, fixture, Fixture, RP_SECRET};
 
 /// Every secret the running server holds or gave out, by name, in the forms a thief
 /// would look for.

@@ -5,9 +5,10 @@
 
 use serde_json::{json, Value};
 
-use crate::browser::{field, Browser};
+use crate::helpers::browser::{field, Browser};
+use crate::helpers::census::census;
+use crate::helpers::relying_party::fixture;
 use crate::helpers::{json, Backend, TestApp};
-use crate::oidc::fixture;
 
 #[derive(Clone, Copy)]
 enum Auth<'a> {
@@ -159,24 +160,6 @@ async fn check(app: &TestApp, c: &Case<'_>) {
             assert_eq!(text, "[]", "{}", c.name);
         }
     }
-}
-
-/// Rows of each table the cases could touch, to show that none of them changed anything.
-fn census(app: &TestApp) -> Vec<i64> {
-    use diesel::prelude::*;
-    use portcullis::storage::schema::{clients, grants, tokens, users};
-    let conn = &mut *app.db.conn().expect("a connection");
-    let counts: [QueryResult<i64>; 5] = [
-        clients::table.count().get_result(conn),
-        users::table.count().get_result(conn),
-        grants::table.count().get_result(conn),
-        tokens::table.count().get_result(conn),
-        tokens::table
-            .filter(tokens::revoked_at.is_not_null())
-            .count()
-            .get_result(conn),
-    ];
-    counts.into_iter().map(|n| n.expect("a count")).collect()
 }
 
 async fn bad_requests_to_protected_endpoints_fail_with_their_exact_error(backend: Backend) {
@@ -930,10 +913,10 @@ async fn page_forms_refuse_forgery_and_foreign_return_urls(backend: Backend) {
         let browser = Browser::new(&f.app);
         let login = browser
             .http
-            .get(
-                f.app
-                    .url(&format!("/login?next={}", crate::oidc::urlencode(next))),
-            )
+            .get(f.app.url(&format!(
+                "/login?next={}",
+                crate::helpers::relying_party::urlencode(next)
+            )))
             .send()
             .await
             .expect("the page")

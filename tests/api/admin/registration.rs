@@ -2,10 +2,10 @@
 
 use serde_json::{json, Value};
 
-use crate::authorization::census;
-use crate::browser::{Browser, Landing, Person};
+use crate::helpers::browser::{Browser, Landing, Person};
+use crate::helpers::census::census;
+use crate::helpers::relying_party::urlencode;
 use crate::helpers::{assert_error, json, Backend, TestApp};
-use crate::oidc::urlencode;
 
 async fn register_as(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
     app.register_as(token, &body).await

@@ -18,6 +18,10 @@ use portcullis::startup::Application;
 use portcullis::storage::Db;
 use serde_json::Value;
 
+pub mod browser;
+pub mod census;
+pub mod relying_party;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -1,0 +1,9 @@
+//! The admin API, the command line, accounts and the clients users register.
+
+mod accounts;
+mod apps;
+mod cli;
+mod clients;
+mod logos;
+mod quotas;
+mod registration;

@@ -1,0 +1,7 @@
+//! The pages a person sees: sign-in, consent (built in or an app of its own) and connections.
+
+mod connections;
+mod consent_app;
+mod consent_page;
+mod sign_in;
+mod signed_in;
