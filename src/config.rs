@@ -174,6 +174,7 @@ impl Settings {
             (!v.is_empty())
                 .then(|| crate::protocol::sealing::MasterKey::from_text(v))
                 .transpose()
+                .map_err(|e| e.to_string())
         })?;
         let master_key_file = raw
             .optional("master_key_file")

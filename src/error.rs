@@ -58,6 +58,20 @@ impl From<crate::protocol::principal::Refusal> for Error {
     }
 }
 
+/// A registration the caller must fix: the admin API's `invalid_request`.
+impl From<crate::protocol::client::InvalidMetadata> for Error {
+    fn from(e: crate::protocol::client::InvalidMetadata) -> Self {
+        Self::InvalidRequest(e.0)
+    }
+}
+
+/// A timestamp the caller gave.
+impl From<crate::protocol::time::InvalidTimestamp> for Error {
+    fn from(e: crate::protocol::time::InvalidTimestamp) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}
+
 impl Error {
     pub fn oauth(code: ErrorCode, description: impl Into<std::borrow::Cow<'static, str>>) -> Self {
         Self::OAuth(OAuthError::new(code, description))

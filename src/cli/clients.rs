@@ -93,7 +93,7 @@ pub fn run(db: &Db, command: ClientsCommand) -> Result<(), Error> {
                 ),
                 ..Default::default()
             };
-            let draft = request.validate().map_err(Error::InvalidRequest)?;
+            let draft = request.validate()?;
             print_json(&clients::create(
                 db,
                 None,

@@ -177,7 +177,7 @@ fn migrate(settings: &Settings) -> Result<(), Error> {
 
 fn flush(db: &Db, before: Option<&str>) -> Result<(), Error> {
     let before = match before {
-        Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
+        Some(text) => time::parse_rfc3339(text)?,
         None => time::now(),
     };
     print_json(&service::tokens::flush(db, before)?)

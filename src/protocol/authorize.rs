@@ -115,19 +115,21 @@ const KNOWN_PARAMETERS: &[&str] = &[
 /// Request parameters as received, each name with every value it was given.
 pub type Params = HashMap<String, Vec<String>>;
 
-fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, String> {
+fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, OAuthError> {
     match params.get(name).map(Vec::as_slice) {
         None | Some([]) => Ok(None),
         Some([one]) if one.is_empty() => Ok(None),
         Some([one]) => Ok(Some(one.as_str())),
-        Some(_) => Err(format!("{name} was given more than once")),
+        Some(_) => Err(OAuthError::invalid_request(format!(
+            "{name} was given more than once"
+        ))),
     }
 }
 
 /// The client id of a request, or an error to render.
 pub fn client_id(params: &Params) -> Result<&str, AuthorizeFailure> {
     single(params, "client_id")
-        .map_err(|e| AuthorizeFailure::Render(OAuthError::invalid_request(e)))?
+        .map_err(AuthorizeFailure::Render)?
         .ok_or_else(|| {
             AuthorizeFailure::Render(OAuthError::invalid_request("client_id is required"))
         })
@@ -139,23 +141,33 @@ pub fn pkce_challenge<'a>(
     client: &Client,
     challenge: Option<&'a str>,
     method: Option<&str>,
-) -> Result<Option<&'a str>, String> {
+) -> Result<Option<&'a str>, OAuthError> {
     match (challenge, method) {
-        (None, Some(_)) => return Err("code_challenge_method without code_challenge".into()),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method without code_challenge",
+            ))
+        }
         (Some(_), Some("S256")) => {}
         (Some(_), None | Some("plain")) => {
-            return Err("code_challenge_method must be S256; plain is not allowed".into())
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256; plain is not allowed",
+            ))
         }
-        (Some(_), Some(_)) => return Err("code_challenge_method is not supported; use S256".into()),
+        (Some(_), Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method is not supported; use S256",
+            ))
+        }
         (None, None) => {}
     }
     match challenge {
-        Some(c) if !super::pkce::is_well_formed(c) => {
-            Err("code_challenge must be 43 to 128 unreserved characters".into())
-        }
-        None if client.client_type == ClientType::Public => {
-            Err("a public client must use PKCE (code_challenge with S256)".into())
-        }
+        Some(c) if !super::pkce::is_well_formed(c) => Err(OAuthError::invalid_request(
+            "code_challenge must be 43 to 128 unreserved characters",
+        )),
+        None if client.client_type == ClientType::Public => Err(OAuthError::invalid_request(
+            "a public client must use PKCE (code_challenge with S256)",
+        )),
         other => Ok(other),
     }
 }
@@ -167,22 +179,24 @@ pub fn resolve_redirect_uri(
     client: &Client,
     given: Option<&str>,
     openid: bool,
-) -> Result<String, String> {
+) -> Result<String, OAuthError> {
     match given {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => Ok(uri.to_owned()),
-        Some(_) => Err("redirect_uri is not registered for this client".into()),
-        None if openid => Err("redirect_uri is required".into()),
+        Some(_) => Err(OAuthError::invalid_request(
+            "redirect_uri is not registered for this client",
+        )),
+        None if openid => Err(OAuthError::invalid_request("redirect_uri is required")),
         None if client.redirect_uris.len() == 1 => Ok(client.redirect_uris[0].clone()),
-        None if client.redirect_uris.is_empty() => {
-            Err("the client has no registered redirect_uri".into())
-        }
-        None => Err("redirect_uri is required".into()),
+        None if client.redirect_uris.is_empty() => Err(OAuthError::invalid_request(
+            "the client has no registered redirect_uri",
+        )),
+        None => Err(OAuthError::invalid_request("redirect_uri is required")),
     }
 }
 
 /// How errors travel once the redirect URI is known: an unknown `response_mode` still
 /// gets its error by query (OAuth 2.0 Multiple Response Types §2.1, form_post §2).
-pub fn response_mode_for_errors(value: Result<Option<&str>, String>) -> ResponseMode {
+pub fn response_mode_for_errors(value: Result<Option<&str>, OAuthError>) -> ResponseMode {
     match value {
         Ok(Some("fragment")) => ResponseMode::Fragment,
         Ok(Some("form_post")) => ResponseMode::FormPost,
@@ -191,22 +205,26 @@ pub fn response_mode_for_errors(value: Result<Option<&str>, String>) -> Response
 }
 
 /// `response_mode` must be one this server answers in.
-pub fn check_response_mode(value: Option<&str>) -> Result<(), String> {
+pub fn check_response_mode(value: Option<&str>) -> Result<(), OAuthError> {
     match value {
         None | Some("query" | "fragment" | "form_post") => Ok(()),
-        Some(_) => Err("response_mode is not supported; use query, fragment or form_post".into()),
+        Some(_) => Err(OAuthError::invalid_request(
+            "response_mode is not supported; use query, fragment or form_post",
+        )),
     }
 }
 
 /// A repeated parameter is an error (RFC 6749 §3.1); only names this endpoint knows are
 /// repeated back in the message.
-pub fn check_no_repeats(params: &Params) -> Result<(), String> {
+pub fn check_no_repeats(params: &Params) -> Result<(), OAuthError> {
     match params.iter().find(|(_, v)| v.len() > 1).map(|(k, _)| k) {
         None => Ok(()),
-        Some(name) if KNOWN_PARAMETERS.contains(&name.as_str()) => {
-            Err(format!("{name} was given more than once"))
-        }
-        Some(_) => Err("a parameter was given more than once".into()),
+        Some(name) if KNOWN_PARAMETERS.contains(&name.as_str()) => Err(
+            OAuthError::invalid_request(format!("{name} was given more than once")),
+        ),
+        Some(_) => Err(OAuthError::invalid_request(
+            "a parameter was given more than once",
+        )),
     }
 }
 
@@ -255,7 +273,7 @@ pub fn check_response_type(client: &Client, value: Option<&str>) -> Result<(), O
 }
 
 /// `prompt` (OpenID Connect Core §3.1.2.1): known values, each once, `none` alone.
-pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, String> {
+pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, OAuthError> {
     let mut prompt = Vec::new();
     for value in value.unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
         let p = match value {
@@ -264,9 +282,9 @@ pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, String> {
             "consent" => Prompt::Consent,
             "select_account" => Prompt::SelectAccount,
             _ => {
-                return Err(
-                    "prompt is not supported; use none, login, consent or select_account".into(),
-                )
+                return Err(OAuthError::invalid_request(
+                    "prompt is not supported; use none, login, consent or select_account",
+                ))
             }
         };
         if !prompt.contains(&p) {
@@ -274,27 +292,30 @@ pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, String> {
         }
     }
     if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err("prompt=none cannot be combined with other values".into());
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
     }
     Ok(prompt)
 }
 
 /// `max_age` (OpenID Connect Core §3.1.2.1): a whole, non-negative number of seconds.
-pub fn parse_max_age(value: Option<&str>) -> Result<Option<i64>, String> {
+pub fn parse_max_age(value: Option<&str>) -> Result<Option<i64>, OAuthError> {
     value
         .map(|text| {
-            text.parse::<i64>()
-                .ok()
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| "max_age must be a whole number of seconds".to_owned())
+            text.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a whole number of seconds")
+            })
         })
         .transpose()
 }
 
 /// A free-text parameter kept with the request, bounded so that stored flows stay small.
-fn bounded(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, String> {
+fn bounded(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, OAuthError> {
     match value {
-        Some(v) if v.len() > max => Err(format!("{name} is longer than {max} characters")),
+        Some(v) if v.len() > max => Err(OAuthError::invalid_request(format!(
+            "{name} is longer than {max} characters"
+        ))),
         other => Ok(other.map(str::to_owned)),
     }
 }
@@ -305,7 +326,7 @@ pub fn validate(
     params: &Params,
     client: &Client,
 ) -> Result<AuthorizationRequest, AuthorizeFailure> {
-    let render = |msg: String| AuthorizeFailure::Render(OAuthError::invalid_request(msg));
+    let render = AuthorizeFailure::Render;
     let openid =
         matches!(single(params, "scope"), Ok(Some(s)) if s.split(' ').any(|v| v == "openid"));
     let given = single(params, "redirect_uri").map_err(render)?;
@@ -322,16 +343,15 @@ pub fn validate(
         state: state.clone(),
     };
     let fail = |e: OAuthError| AuthorizeFailure::Redirect(target.clone(), e);
-    let invalid = |msg: String| fail(OAuthError::invalid_request(msg));
-    let one = |name: &str| single(params, name).map_err(invalid);
+    let one = |name: &str| single(params, name).map_err(fail);
 
     if state_too_long {
-        return Err(invalid(format!(
+        return Err(fail(OAuthError::invalid_request(format!(
             "state is longer than {MAX_STATE} characters"
-        )));
+        ))));
     }
-    check_no_repeats(params).map_err(invalid)?;
-    check_response_mode(one("response_mode")?).map_err(invalid)?;
+    check_no_repeats(params).map_err(fail)?;
+    check_response_mode(one("response_mode")?).map_err(fail)?;
     check_no_request_object(one("request")?, one("request_uri")?).map_err(fail)?;
     check_response_type(client, one("response_type")?).map_err(fail)?;
     let scope = super::grant::allowed_scope(client, one("scope")?.unwrap_or("")).map_err(fail)?;
@@ -340,10 +360,10 @@ pub fn validate(
         one("code_challenge")?,
         one("code_challenge_method")?,
     )
-    .map_err(invalid)?;
-    let prompt = parse_prompt(one("prompt")?).map_err(invalid)?;
-    let max_age = parse_max_age(one("max_age")?).map_err(invalid)?;
-    let text = |name: &str, max: usize| bounded(name, one(name)?, max).map_err(invalid);
+    .map_err(fail)?;
+    let prompt = parse_prompt(one("prompt")?).map_err(fail)?;
+    let max_age = parse_max_age(one("max_age")?).map_err(fail)?;
+    let text = |name: &str, max: usize| bounded(name, one(name)?, max).map_err(fail);
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri,

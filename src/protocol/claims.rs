@@ -9,7 +9,7 @@ use openidconnect::{
 };
 use serde_json::{json, Map, Value};
 
-use super::keys::SigningKey;
+use super::keys::{KeyError, SigningKey};
 use super::scope::{ScopeSet, SCOPE_CLAIMS};
 use super::time::Timestamp;
 
@@ -91,13 +91,23 @@ fn datetime(ts: Timestamp) -> chrono::DateTime<Utc> {
     Utc.timestamp_opt(ts, 0).single().unwrap_or_default()
 }
 
+/// Why a signed token could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignedTokenError {
+    #[error("the token's claims are not valid: {0}")]
+    Claims(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
 /// Signs an ID token with the scope's claims, `auth_time`, `nonce`, `amr` and `at_hash`.
-pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, String> {
-    let issuer = IssuerUrl::new(input.issuer.to_owned()).map_err(|e| e.to_string())?;
+pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, SignedTokenError> {
+    let issuer = IssuerUrl::new(input.issuer.to_owned())
+        .map_err(|e| SignedTokenError::Claims(e.to_string()))?;
     // The same claims as userinfo, read into the library's types.
     let standard: StandardClaims<CoreGenderClaim> =
         serde_json::from_value(Value::Object(released(input.user, input.scope)))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SignedTokenError::Claims(e.to_string()))?;
     let claims = CoreIdTokenClaims::new(
         issuer,
         vec![Audience::new(input.client_id.to_owned())],
@@ -116,15 +126,16 @@ pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, St
                 &key.alg.jws(),
                 &key.as_verification_key(),
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SignedTokenError::Claims(e.to_string()))?;
             claims.set_access_token_hash(Some(hash))
         }
         None => claims,
     };
     // Signed here rather than by the openidconnect crate, which leaves `typ` out: an ID
     // token says `JWT` and a JWT access token `at+jwt`, so neither passes for the other.
-    let claims = serde_json::to_value(&claims).map_err(|e| e.to_string())?;
-    key.sign_jwt(ID_TOKEN_TYPE, &claims)
+    let claims =
+        serde_json::to_value(&claims).map_err(|e| SignedTokenError::Claims(e.to_string()))?;
+    Ok(key.sign_jwt(ID_TOKEN_TYPE, &claims)?)
 }
 
 /// The `typ` of ID tokens (RFC 7519 §5.1; RFC 9068 §2.1 asks the two kinds be told apart).
@@ -144,7 +155,10 @@ pub struct AccessTokenJwt<'a> {
 }
 
 /// An RFC 9068 access token: a JWT with `typ: at+jwt`.
-pub fn access_token_jwt(key: &SigningKey, input: &AccessTokenJwt<'_>) -> Result<String, String> {
+pub fn access_token_jwt(
+    key: &SigningKey,
+    input: &AccessTokenJwt<'_>,
+) -> Result<String, SignedTokenError> {
     let mut claims = json!({
         "iss": input.issuer,
         "sub": input.subject,
@@ -161,7 +175,7 @@ pub fn access_token_jwt(key: &SigningKey, input: &AccessTokenJwt<'_>) -> Result<
     if let Some(auth_time) = input.auth_time {
         claims["auth_time"] = json!(auth_time);
     }
-    key.sign_jwt("at+jwt", &claims)
+    Ok(key.sign_jwt("at+jwt", &claims)?)
 }
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ pub fn refreshed_scope(
     let Some(text) = requested else {
         return Ok(granted.clone());
     };
-    let requested = ScopeSet::parse(text).map_err(OAuthError::invalid_scope)?;
+    let requested = ScopeSet::parse(text).map_err(|e| OAuthError::invalid_scope(e.to_string()))?;
     if !requested.is_subset(granted) {
         return Err(OAuthError::invalid_scope(
             "a refresh may only narrow the scope",

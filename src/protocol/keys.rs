@@ -44,11 +44,25 @@ impl std::fmt::Display for KeyState {
 
 /// How a stored state is read back (the storage layer keeps it as text).
 impl TryFrom<String> for KeyState {
-    type Error = String;
+    type Error = KeyError;
 
-    fn try_from(text: String) -> Result<Self, String> {
-        Self::parse(&text).ok_or_else(|| format!("unknown signing key state {text:?}"))
+    fn try_from(text: String) -> Result<Self, KeyError> {
+        Self::parse(&text).ok_or(KeyError::UnknownState(text))
     }
+}
+
+/// Why a signing key could not be made, read or used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("unknown signing key state {0:?}")]
+    UnknownState(String),
+    #[error("cannot generate a key: {0}")]
+    Generate(String),
+    /// The stored private key is not material of its algorithm.
+    #[error("the private key is not usable: {0}")]
+    Malformed(String),
+    #[error("signing failed: {0}")]
+    Sign(String),
 }
 
 impl From<KeyState> for String {
@@ -115,15 +129,15 @@ impl std::fmt::Debug for SigningKey {
 
 /// Creates new private key material for `alg`, in the text form [`SigningKey::load`]
 /// reads: PKCS#1 PEM for RSA, hex for the 32-byte EC scalar or Ed25519 seed.
-pub fn generate(alg: Algorithm) -> Result<String, String> {
+pub fn generate(alg: Algorithm) -> Result<String, KeyError> {
     match alg {
         Algorithm::Rs256 => {
             use rsa::pkcs1::EncodeRsaPrivateKey;
             let key = rsa::RsaPrivateKey::new(&mut super::secret::os_rng(), 2048)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
             key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
                 .map(|pem| pem.to_string())
-                .map_err(|e| e.to_string())
+                .map_err(|e| KeyError::Generate(e.to_string()))
         }
         Algorithm::Es256 => loop {
             let mut bytes = [0u8; 32];
@@ -149,16 +163,18 @@ pub fn new_kid() -> String {
 }
 
 impl SigningKey {
-    pub fn load(kid: &str, alg: Algorithm, private_key: &str) -> Result<Self, String> {
+    pub fn load(kid: &str, alg: Algorithm, private_key: &str) -> Result<Self, KeyError> {
         let material = match alg {
             Algorithm::Rs256 => {
                 use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
                 use rsa::traits::PublicKeyParts;
-                let parsed =
-                    rsa::RsaPrivateKey::from_pkcs1_pem(private_key).map_err(|e| e.to_string())?;
-                let der = parsed.to_pkcs1_der().map_err(|e| e.to_string())?;
+                let parsed = rsa::RsaPrivateKey::from_pkcs1_pem(private_key)
+                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
+                let der = parsed
+                    .to_pkcs1_der()
+                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
                 let key = ring::signature::RsaKeyPair::from_der(der.as_bytes())
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
                 let public = CoreJsonWebKey::new_rsa(
                     parsed.n().to_bytes_be(),
                     parsed.e().to_bytes_be(),
@@ -170,16 +186,18 @@ impl SigningKey {
                 }
             }
             Algorithm::Es256 => {
-                let bytes = hex::decode(private_key).map_err(|e| e.to_string())?;
+                let bytes =
+                    hex::decode(private_key).map_err(|e| KeyError::Malformed(e.to_string()))?;
                 Material::Es256(
-                    p256::ecdsa::SigningKey::from_slice(&bytes).map_err(|e| e.to_string())?,
+                    p256::ecdsa::SigningKey::from_slice(&bytes)
+                        .map_err(|e| KeyError::Malformed(e.to_string()))?,
                 )
             }
             Algorithm::EdDsa => {
                 let bytes: [u8; 32] = hex::decode(private_key)
-                    .map_err(|e| e.to_string())?
+                    .map_err(|e| KeyError::Malformed(e.to_string()))?
                     .try_into()
-                    .map_err(|_| "an Ed25519 seed is 32 bytes".to_owned())?;
+                    .map_err(|_| KeyError::Malformed("an Ed25519 seed is 32 bytes".into()))?;
                 Material::EdDsa(ed25519_dalek::SigningKey::from_bytes(&bytes))
             }
         };
@@ -191,7 +209,7 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a compact JWS with this key's `kid` and the given `typ`.
-    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, String> {
+    pub fn sign_jwt(&self, typ: &str, claims: &serde_json::Value) -> Result<String, KeyError> {
         let header = serde_json::json!({ "alg": self.alg.as_str(), "kid": self.kid, "typ": typ });
         let signing_input = format!(
             "{}.{}",
@@ -200,7 +218,7 @@ impl SigningKey {
         );
         let signature = self
             .sign(&self.alg.jws(), signing_input.as_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| KeyError::Sign(e.to_string()))?;
         Ok(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature)

@@ -35,19 +35,26 @@ pub fn is_user_scope(scope: &str) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSet(BTreeSet<String>);
 
+/// Why a scope string is not one RFC 6749 §3.3 allows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScopeError {
+    #[error("scope token {0:?} has a character RFC 6749 does not allow")]
+    ForbiddenCharacter(String),
+    #[error("a scope token is longer than 128 characters")]
+    TooLong,
+}
+
 impl ScopeSet {
     /// Parses a space-delimited scope string. Each token must use only the characters
     /// RFC 6749 allows (`%x21 / %x23-5B / %x5D-7E`); repeated tokens collapse.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, ScopeError> {
         let mut set = BTreeSet::new();
         for token in text.split(' ').filter(|t| !t.is_empty()) {
             if !token.bytes().all(is_scope_char) {
-                return Err(format!(
-                    "scope token {token:?} has a character RFC 6749 does not allow"
-                ));
+                return Err(ScopeError::ForbiddenCharacter(token.to_owned()));
             }
             if token.len() > 128 {
-                return Err("a scope token is longer than 128 characters".into());
+                return Err(ScopeError::TooLong);
             }
             set.insert(token.to_owned());
         }

@@ -52,17 +52,17 @@ impl MasterKey {
 
     /// Reads a key written as 64 hex digits or as base64 of 32 bytes (surrounding
     /// whitespace ignored).
-    pub fn from_text(text: &str) -> Result<Self, String> {
+    pub fn from_text(text: &str) -> Result<Self, KeyTextError> {
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let text = text.trim();
         let bytes = hex::decode(text)
             .ok()
             .or_else(|| STANDARD.decode(text).ok())
             .or_else(|| URL_SAFE_NO_PAD.decode(text).ok())
-            .ok_or("is neither hex nor base64")?;
+            .ok_or(KeyTextError::NotHexOrBase64)?;
         let key: [u8; 32] = bytes
             .try_into()
-            .map_err(|b: Vec<u8>| format!("must be 32 bytes, got {}", b.len()))?;
+            .map_err(|b: Vec<u8>| KeyTextError::WrongLength(b.len()))?;
         Ok(Self::from_bytes(key))
     }
 
@@ -90,7 +90,7 @@ impl MasterKey {
     }
 
     /// Seals `plaintext` for `purpose`.
-    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, String> {
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Result<String, SealError> {
         let nonce = super::secret::random_bytes(12);
         let ciphertext = self
             .cipher()
@@ -101,26 +101,24 @@ impl MasterKey {
                     aad: purpose.as_bytes(),
                 },
             )
-            .map_err(|_| "sealing failed".to_owned())?;
+            .map_err(|_| SealError::Seal)?;
         let mut out = nonce;
         out.extend(ciphertext);
         Ok(format!("{PREFIX}{}:{}", self.id, STANDARD.encode(out)))
     }
 
-    /// Opens a value sealed for `purpose`. The message says why it cannot be opened.
-    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, String> {
-        let (id, body) = split(sealed).ok_or("the value is not sealed")?;
+    /// Opens a value sealed for `purpose`. The error says why it cannot be opened.
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
+        let (id, body) = split(sealed).ok_or(SealError::NotSealed)?;
         if id != self.id {
-            return Err(format!(
-                "the value is sealed under master key {id}, not {}",
-                self.id
-            ));
+            return Err(SealError::OtherKey {
+                sealed_by: id.to_owned(),
+                loaded: self.id.clone(),
+            });
         }
-        let bytes = STANDARD
-            .decode(body)
-            .map_err(|_| "the sealed value is damaged")?;
+        let bytes = STANDARD.decode(body).map_err(|_| SealError::Damaged)?;
         if bytes.len() < 12 {
-            return Err("the sealed value is damaged".into());
+            return Err(SealError::Damaged);
         }
         let (nonce, ciphertext) = bytes.split_at(12);
         self.cipher()
@@ -131,8 +129,33 @@ impl MasterKey {
                     aad: purpose.as_bytes(),
                 },
             )
-            .map_err(|_| "the sealed value is damaged or belongs elsewhere".to_owned())
+            .map_err(|_| SealError::Unauthentic)
     }
+}
+
+/// Why a text is not a master key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyTextError {
+    #[error("is neither hex nor base64")]
+    NotHexOrBase64,
+    #[error("must be 32 bytes, got {0}")]
+    WrongLength(usize),
+}
+
+/// Why a value could not be sealed or opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    #[error("sealing failed")]
+    Seal,
+    #[error("the value is not sealed")]
+    NotSealed,
+    #[error("the value is sealed under master key {sealed_by}, not {loaded}")]
+    OtherKey { sealed_by: String, loaded: String },
+    #[error("the sealed value is damaged")]
+    Damaged,
+    /// The tag does not verify: damaged, or sealed for another purpose.
+    #[error("the sealed value is damaged or belongs elsewhere")]
+    Unauthentic,
 }
 
 /// The key id and body of a sealed value.
@@ -161,19 +184,27 @@ mod tests {
         assert_eq!(sealed_by(&sealed), Some(key.id()));
         assert!(!sealed.contains("cookie key"));
         assert_eq!(key.open("cookie_key", &sealed).unwrap(), b"the cookie key");
-        assert!(
-            key.open("signing_key:k1", &sealed).is_err(),
+        assert_eq!(
+            key.open("signing_key:k1", &sealed),
+            Err(SealError::Unauthentic),
             "another purpose"
         );
         let other = MasterKey::generate();
-        assert!(other
-            .open("cookie_key", &sealed)
-            .unwrap_err()
-            .contains(key.id()));
+        assert_eq!(
+            other.open("cookie_key", &sealed),
+            Err(SealError::OtherKey {
+                sealed_by: key.id().to_owned(),
+                loaded: other.id().to_owned(),
+            })
+        );
+        assert_eq!(key.open("cookie_key", "plain"), Err(SealError::NotSealed));
         let mut damaged = sealed.clone();
         damaged.pop();
         damaged.push(if sealed.ends_with('A') { 'B' } else { 'A' });
-        assert!(key.open("cookie_key", &damaged).is_err());
+        assert!(matches!(
+            key.open("cookie_key", &damaged),
+            Err(SealError::Unauthentic | SealError::Damaged)
+        ));
     }
 
     #[test]
@@ -181,7 +212,14 @@ mod tests {
         let key = MasterKey::generate();
         let again = MasterKey::from_text(&format!("  {}\n", key.to_text())).unwrap();
         assert_eq!(again.id(), key.id());
-        assert!(MasterKey::from_text("abcd").is_err());
+        assert_eq!(
+            MasterKey::from_text("abcd").err(),
+            Some(KeyTextError::WrongLength(2))
+        );
+        assert_eq!(
+            MasterKey::from_text("not a key!").err(),
+            Some(KeyTextError::NotHexOrBase64)
+        );
         assert!(format!("{key:?}").contains(key.id()));
         assert!(!format!("{key:?}").contains(&key.to_text()));
     }

@@ -160,17 +160,22 @@ fn with_core<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
+/// argon2 could not hash (it refuses only parameters or lengths out of its range).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("argon2 hashing failed: {0}")]
+pub struct HashError(String);
+
 /// A PHC-format argon2id hash with a random salt and the crate's recommended cost.
-pub fn hash_secret(secret: &str) -> Result<String, String> {
+pub fn hash_secret(secret: &str) -> Result<String, HashError> {
     with_core(|| hash_secret_now(secret))
 }
 
-fn hash_secret_now(secret: &str) -> Result<String, String> {
+fn hash_secret_now(secret: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut os_rng());
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| format!("argon2 hashing failed: {e}"))
+        .map_err(|e| HashError(e.to_string()))
 }
 
 /// Checks a secret against a stored PHC hash. Comparison inside argon2 is constant-time.

@@ -34,9 +34,19 @@ pub fn human_rfc3339(text: &str) -> String {
         .unwrap_or_else(|_| text.to_owned())
 }
 
-pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
-    let t = humantime::parse_rfc3339_weak(text)
-        .map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))?;
+/// A text that is not an RFC 3339 timestamp, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not an RFC 3339 timestamp: {reason}")]
+pub struct InvalidTimestamp {
+    pub text: String,
+    pub reason: String,
+}
+
+pub fn parse_rfc3339(text: &str) -> Result<Timestamp, InvalidTimestamp> {
+    let t = humantime::parse_rfc3339_weak(text).map_err(|e| InvalidTimestamp {
+        text: text.to_owned(),
+        reason: e.to_string(),
+    })?;
     Ok(t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0))

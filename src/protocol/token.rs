@@ -16,15 +16,20 @@ impl TokenKind {
     }
 }
 
+/// A stored kind that is neither of the kinds this server writes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown token kind {0:?}")]
+pub struct UnknownTokenKind(pub String);
+
 /// How a stored kind is read back (the storage layer keeps it as text).
 impl TryFrom<String> for TokenKind {
-    type Error = String;
+    type Error = UnknownTokenKind;
 
-    fn try_from(text: String) -> Result<Self, String> {
+    fn try_from(text: String) -> Result<Self, UnknownTokenKind> {
         match text.as_str() {
             "access" => Ok(Self::Access),
             "refresh" => Ok(Self::Refresh),
-            _ => Err(format!("unknown token kind {text:?}")),
+            _ => Err(UnknownTokenKind(text)),
         }
     }
 }

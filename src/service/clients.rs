@@ -181,7 +181,7 @@ fn hash(secret: &Option<Secret<String>>) -> Result<Option<String>> {
         .as_ref()
         .map(|s| secret::hash_secret(s.expose_str()))
         .transpose()
-        .map_err(Error::internal_msg)
+        .map_err(Error::internal)
 }
 
 /// Registers a client. A confidential client without a chosen secret gets a generated
@@ -293,7 +293,7 @@ pub fn rotate_secret(
         ));
     }
     let secret = secret::random_string(32);
-    let hash = secret::hash_secret(&secret).map_err(Error::internal_msg)?;
+    let hash = secret::hash_secret(&secret).map_err(Error::internal)?;
     if !store::set_secret_hash(&mut *db.conn()?, id, &hash, now)? {
         return Err(Error::not_found("client", id));
     }

@@ -22,7 +22,7 @@ pub const SIGNER_CACHE: Duration = Duration::from_secs(5);
 /// A new key of `alg`, its private part sealed under the master key.
 fn new_row(db: &Db, alg: Algorithm, state: KeyState, now: Timestamp) -> Result<KeyRow> {
     let kid = keys::new_kid();
-    let material = keys::generate(alg).map_err(Error::internal_msg)?;
+    let material = keys::generate(alg).map_err(Error::internal)?;
     let private_key = master_key::seal(
         db,
         &master_key::signing_key_purpose(&kid),
@@ -130,7 +130,7 @@ fn load(db: &Db, row: &KeyRow) -> Result<Arc<SigningKey>> {
     )?;
     let material = String::from_utf8(material)
         .map_err(|_| Error::internal_msg(format!("key {} is not text", row.kid)))?;
-    let key = Arc::new(SigningKey::load(&row.kid, alg, &material).map_err(Error::internal_msg)?);
+    let key = Arc::new(SigningKey::load(&row.kid, alg, &material).map_err(Error::internal)?);
     if let Ok(mut parsed) = PARSED.lock() {
         if parsed.len() >= KEEP {
             parsed.remove(0);

@@ -193,7 +193,7 @@ fn seal_in_place(conn: &mut DbConnection, key: &MasterKey) -> Result<()> {
             if !sealing::is_sealed(&cookie) {
                 let sealed = key
                     .seal(COOKIE_KEY, cookie.as_bytes())
-                    .map_err(Error::internal_msg)?;
+                    .map_err(Error::internal)?;
                 stored::put(conn, COOKIE_KEY, &sealed)?;
             }
         }
@@ -202,7 +202,7 @@ fn seal_in_place(conn: &mut DbConnection, key: &MasterKey) -> Result<()> {
             if !row.private_key.is_empty() && !sealing::is_sealed(&row.private_key) {
                 let sealed = key
                     .seal(&signing_key_purpose(&row.kid), row.private_key.as_bytes())
-                    .map_err(Error::internal_msg)?;
+                    .map_err(Error::internal)?;
                 key_store::set_private_key(conn, &row.kid, &sealed)?;
             }
         }
@@ -228,7 +228,7 @@ pub fn open(db: &Db, purpose: &str, stored_value: &str) -> Result<Vec<u8>> {
 pub fn seal(db: &Db, purpose: &str, plaintext: &[u8]) -> Result<String> {
     db.master_key()?
         .seal(purpose, plaintext)
-        .map_err(Error::internal_msg)
+        .map_err(Error::internal)
 }
 
 /// What a rotation did.
@@ -270,8 +270,8 @@ pub fn rotate(settings: &Settings, db: &Db) -> Result<Rotated> {
     }
     write(&mut *db.conn()?, |conn| {
         let reseal = |purpose: &str, value: &str| -> Result<String> {
-            let plain = old.open(purpose, value).map_err(Error::internal_msg)?;
-            new.seal(purpose, &plain).map_err(Error::internal_msg)
+            let plain = old.open(purpose, value).map_err(Error::internal)?;
+            new.seal(purpose, &plain).map_err(Error::internal)
         };
         if let Some(cookie) = stored::get(conn, COOKIE_KEY)? {
             stored::put(conn, COOKIE_KEY, &reseal(COOKIE_KEY, &cookie)?)?;

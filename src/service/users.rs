@@ -126,8 +126,7 @@ pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
         username: user.username,
         email: user.email,
         name: user.name,
-        password_hash: secret::hash_secret(user.password.expose_str())
-            .map_err(Error::internal_msg)?,
+        password_hash: secret::hash_secret(user.password.expose_str()).map_err(Error::internal)?,
         is_admin: user.admin,
         created_at: now,
         updated_at: now,
@@ -218,8 +217,7 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     let password_changed = patch.password.is_some();
     if let Some(password) = patch.password {
         validate_password(password.expose_str(), username)?;
-        user.password_hash =
-            secret::hash_secret(password.expose_str()).map_err(Error::internal_msg)?;
+        user.password_hash = secret::hash_secret(password.expose_str()).map_err(Error::internal)?;
     }
     user.updated_at = now;
     store::update(&mut *db.conn()?, &user)?;
@@ -246,7 +244,7 @@ pub fn delete(db: &Db, username: &str) -> Result<()> {
 
 pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> Result<()> {
     validate_password(password, username)?;
-    let hash = secret::hash_secret(password).map_err(Error::internal_msg)?;
+    let hash = secret::hash_secret(password).map_err(Error::internal)?;
     if !store::set_password_hash(&mut *db.conn()?, username, &hash, now)? {
         return Err(Error::not_found("user", username));
     }

@@ -137,7 +137,7 @@ pub fn revoke(
         else {
             return Ok(None);
         };
-        let state = KeyState::try_from(state).map_err(crate::error::Error::internal_msg)?;
+        let state = KeyState::try_from(state).map_err(crate::error::Error::internal)?;
         if state == KeyState::Revoked {
             return Ok(Some(state));
         }

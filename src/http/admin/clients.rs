@@ -79,10 +79,7 @@ pub async fn create(
     body: web::Json<ClientRequest>,
 ) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:write")?;
-    let draft = body
-        .into_inner()
-        .validate()
-        .map_err(Error::InvalidRequest)?;
+    let draft = body.into_inner().validate()?;
     let view = blocking(move || {
         clients::create(
             &state.db,
@@ -139,10 +136,7 @@ pub async fn replace(
     body: web::Json<ClientRequest>,
 ) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:write")?;
-    let draft = body
-        .into_inner()
-        .validate()
-        .map_err(Error::InvalidRequest)?;
+    let draft = body.into_inner().validate()?;
     let view =
         blocking(move || clients::replace(&state.db, Some(&principal), &id, draft, time::now()))
             .await?;

@@ -1,7 +1,7 @@
 use actix_web::{post, web, HttpResponse};
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
@@ -30,7 +30,7 @@ pub async fn flush(state: State, bearer: Bearer, body: web::Bytes) -> Result<Htt
     bearer.require("tokens:flush")?;
     let request: FlushRequest = optional_json(&body)?;
     let before = match request.not_after.as_deref() {
-        Some(text) => time::parse_rfc3339(text).map_err(Error::InvalidRequest)?,
+        Some(text) => time::parse_rfc3339(text)?,
         None => time::now(),
     };
     let flushed = blocking(move || tokens::flush(&state.db, before)).await?;

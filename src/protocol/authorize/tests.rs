@@ -56,7 +56,7 @@ fn rfc_6749_3_1_2_3_and_rfc_9700_4_1_3_redirect_uris_match_exactly() {
         let got = resolve_redirect_uri(client, *given, *openid);
         match (expected, &got) {
             (Ok(uri), Ok(g)) => assert_eq!(g, uri),
-            (Err(part), Err(e)) => assert!(e.contains(part), "{given:?}: {e}"),
+            (Err(part), Err(e)) => assert!(e.description.contains(part), "{given:?}: {e}"),
             _ => panic!("{given:?} openid={openid}: {got:?}"),
         }
     }
@@ -75,7 +75,7 @@ fn oauth_response_modes_and_the_mode_errors_travel_in() {
         assert_eq!(response_mode_for_errors(Ok(value)), mode, "{value:?}");
     }
     assert_eq!(
-        response_mode_for_errors(Err("repeated".into())),
+        response_mode_for_errors(Err(OAuthError::invalid_request("repeated"))),
         ResponseMode::Query
     );
 }
@@ -84,12 +84,14 @@ fn oauth_response_modes_and_the_mode_errors_travel_in() {
 fn rfc_6749_3_1_parameters_are_not_repeated_and_unknown_names_are_not_echoed() {
     assert!(check_no_repeats(&params(&[("scope", "openid"), ("state", "s")])).is_ok());
     assert_eq!(
-        check_no_repeats(&params(&[("scope", "a"), ("scope", "b")])).unwrap_err(),
+        check_no_repeats(&params(&[("scope", "a"), ("scope", "b")]))
+            .unwrap_err()
+            .description,
         "scope was given more than once"
     );
     let odd = "<script>x</script>";
     let err = check_no_repeats(&params(&[(odd, "1"), (odd, "2")])).unwrap_err();
-    assert_eq!(err, "a parameter was given more than once");
+    assert_eq!(err.description, "a parameter was given more than once");
 }
 
 #[test]
@@ -167,7 +169,10 @@ fn rfc_7636_4_3_pkce_is_s256_well_formed_and_required_of_public_clients() {
         let got = pkce_challenge(client, *challenge, *method);
         match (expected, &got) {
             (Ok(v), Ok(g)) => assert_eq!(g, v),
-            (Err(part), Err(e)) => assert!(e.contains(part), "{challenge:?} {method:?}: {e}"),
+            (Err(part), Err(e)) => assert!(
+                e.description.contains(part),
+                "{challenge:?} {method:?}: {e}"
+            ),
             _ => panic!("{challenge:?} {method:?}: {got:?}"),
         }
     }
@@ -261,4 +266,43 @@ fn a_valid_request_keeps_what_the_flow_needs() {
         &client
     )
     .is_err());
+}
+
+#[test]
+fn oidc_core_3_1_2_1_prompt_is_known_values_each_once_and_none_alone() {
+    type Expected = Result<Vec<Prompt>, &'static str>;
+    let cases: [(Option<&str>, Expected); 7] = [
+        (None, Ok(vec![])),
+        (Some(""), Ok(vec![])),
+        (Some("none"), Ok(vec![Prompt::None])),
+        (
+            Some("login consent login"),
+            Ok(vec![Prompt::Login, Prompt::Consent]),
+        ),
+        (Some("select_account"), Ok(vec![Prompt::SelectAccount])),
+        (Some("none login"), Err("cannot be combined")),
+        (Some("create"), Err("not supported")),
+    ];
+    for (value, expected) in cases {
+        match (expected, parse_prompt(value)) {
+            (Ok(want), Ok(got)) => assert_eq!(got, want, "{value:?}"),
+            (Err(part), Err(e)) => {
+                assert_eq!(e.code, ErrorCode::InvalidRequest, "{value:?}");
+                assert!(e.description.contains(part), "{value:?}: {e}");
+            }
+            (want, got) => panic!("{value:?}: wanted {want:?}, got {got:?}"),
+        }
+    }
+}
+
+#[test]
+fn oidc_core_3_1_2_1_max_age_is_whole_non_negative_seconds() {
+    assert_eq!(parse_max_age(None).unwrap(), None);
+    assert_eq!(parse_max_age(Some("0")).unwrap(), Some(0));
+    assert_eq!(parse_max_age(Some("3600")).unwrap(), Some(3600));
+    for bad in ["-1", "1.5", "soon", "99999999999999999999"] {
+        let e = parse_max_age(Some(bad)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidRequest, "{bad}");
+        assert_eq!(e.description, "max_age must be a whole number of seconds");
+    }
 }

@@ -152,11 +152,25 @@ impl Client {
     }
 }
 
+/// A registration field that is missing, malformed or not allowed; the description names
+/// the field (RFC 7591 §3.2.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidMetadata(pub String);
+
+impl InvalidMetadata {
+    pub fn new(description: impl Into<String>) -> Self {
+        Self(description.into())
+    }
+}
+
 /// Client ids appear in URLs and logs, so they are limited to RFC 3986 unreserved
 /// characters: no path tricks, no spaces, no encoding games.
-pub fn validate_client_id(id: &str) -> Result<(), String> {
+pub fn validate_client_id(id: &str) -> Result<(), InvalidMetadata> {
     if id.is_empty() || id.len() > 128 {
-        return Err("client_id must be 1 to 128 characters".into());
+        return Err(InvalidMetadata::new(
+            "client_id must be 1 to 128 characters",
+        ));
     }
     if !id
         .bytes()
@@ -164,7 +178,9 @@ pub fn validate_client_id(id: &str) -> Result<(), String> {
         || id == "."
         || id == ".."
     {
-        return Err("client_id may use only letters, digits and - . _ ~".into());
+        return Err(InvalidMetadata::new(
+            "client_id may use only letters, digits and - . _ ~",
+        ));
     }
     Ok(())
 }

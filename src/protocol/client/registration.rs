@@ -6,7 +6,7 @@ use url::Url;
 
 use super::{
     check_redirect_uri, is_format_character, validate_client_id, AuthMethod, ClientType, GrantType,
-    TokenFormat,
+    InvalidMetadata, TokenFormat,
 };
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{Secret, MIN_CLIENT_SECRET_LEN};
@@ -71,11 +71,15 @@ const MAX_URIS: usize = 32;
 pub(super) const MAX_TEXT: usize = 2000;
 
 impl ClientRequest {
-    /// Checks every field and fills in defaults. The message names the offending field.
-    pub fn validate(self) -> Result<ClientDraft, String> {
+    /// Checks every field and fills in defaults. The description names the offending field.
+    pub fn validate(self) -> Result<ClientDraft, InvalidMetadata> {
+        self.check().map_err(InvalidMetadata)
+    }
+
+    fn check(self) -> Result<ClientDraft, String> {
         let id = self
             .client_id
-            .map(|id| validate_client_id(&id).map(|_| id))
+            .map(|id| validate_client_id(&id).map(|_| id).map_err(|e| e.0))
             .transpose()?;
         let name = check_name(self.client_name, id.as_deref())?;
         let description = check_description(self.description.unwrap_or_default())?;

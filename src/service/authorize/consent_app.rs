@@ -87,7 +87,7 @@ pub(super) fn apply_answer(
         session: None,
     };
     let mut granted = req.clone();
-    granted.scope = ScopeSet::parse(&answer.grant_scope).map_err(Error::internal_msg)?;
+    granted.scope = ScopeSet::parse(&answer.grant_scope).map_err(Error::internal)?;
     let code = issue_code(cx, client, &granted, &user, answer.remember)?;
     Ok(Outcome::Respond(ClientResponse::code(
         req,

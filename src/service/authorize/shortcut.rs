@@ -52,7 +52,6 @@ pub fn shortcut(
             .access_token
             .into_exposed()),
         ShortcutKind::Code => {
-            let invalid = |e: String| Error::OAuth(OAuthError::invalid_request(e));
             let code_challenge = authorize::pkce_challenge(
                 &client,
                 binding.code_challenge.as_deref().filter(|c| !c.is_empty()),
@@ -60,11 +59,12 @@ pub fn shortcut(
                     .code_challenge_method
                     .as_deref()
                     .filter(|m| !m.is_empty()),
-            )
-            .map_err(invalid)?
+            )?
             .map(str::to_owned);
             if binding.nonce.as_ref().is_some_and(|n| n.len() > 512) {
-                return Err(invalid("nonce is longer than 512 characters".into()));
+                return Err(
+                    OAuthError::invalid_request("nonce is longer than 512 characters").into(),
+                );
             }
             let redirect_uri = client.redirect_uris.first().cloned().unwrap_or_default();
             let req = AuthorizationRequest {

@@ -52,7 +52,7 @@ impl Issuer<'_> {
         }
         let user = users::find_by_id(&mut conn, &row.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
-        let scope = ScopeSet::parse(&row.scope).map_err(Error::internal_msg)?;
+        let scope = ScopeSet::parse(&row.scope).map_err(Error::internal)?;
         let what = Issue {
             client,
             user: &user,

@@ -89,7 +89,7 @@ impl Issuer<'_> {
                     auth_time: Some(what.auth_time),
                 },
             )
-            .map_err(Error::internal_msg)?,
+            .map_err(Error::internal)?,
             TokenFormat::Opaque => secret::new_token(ACCESS_TOKEN_PREFIX),
         };
         let refresh_token = what
@@ -111,7 +111,7 @@ impl Issuer<'_> {
                         access_token: Some(&access_token),
                     },
                 )
-                .map_err(Error::internal_msg)?,
+                .map_err(Error::internal)?,
             )
         } else {
             None

@@ -53,7 +53,7 @@ impl Issuer<'_> {
             if let Some(rotated_at) = t.rotated_at {
                 return self.presented_again(&mut conn, t, rotated_at, refresh_token, now);
             }
-            let granted = ScopeSet::parse(&t.scope).map_err(Error::internal_msg)?;
+            let granted = ScopeSet::parse(&t.scope).map_err(Error::internal)?;
             let scope = refreshed_scope(&granted, requested_scope)?;
             let user_id = t
                 .user_id

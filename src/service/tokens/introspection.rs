@@ -112,7 +112,7 @@ fn judge(
     if !record.is_active(now) {
         return Ok(Introspection::default());
     }
-    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
+    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal)?;
     if required.is_some_and(|r| !r.is_subset(&scope)) {
         return Ok(Introspection::default());
     }

@@ -149,7 +149,7 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
     if record.token.kind != TokenKind::Access || !record.is_active(now) {
         return Err(invalid());
     }
-    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal_msg)?;
+    let scope = ScopeSet::parse(&record.token.scope).map_err(Error::internal)?;
     note_use(db, &hash, &record, now)?;
     let (user, user_token) = match (record.token.user_id, record.username) {
         (Some(id), Some(username)) => (

@@ -122,7 +122,7 @@ fn error_messages_quote_little_of_what_was_sent() {
         redirect_uris: Some(vec![format!("http://evil.example/{}", "x".repeat(5000))]),
         ..Default::default()
     };
-    let message = req.validate().unwrap_err();
+    let message = req.validate().unwrap_err().0;
     assert!(message.len() < 300, "{message}");
     assert!(message.starts_with("redirect_uris: "), "{message}");
 }
@@ -133,10 +133,10 @@ fn unknown_grant_types_and_short_secrets_are_refused() {
         grant_types: Some(vec!["implicit".into()]),
         ..Default::default()
     };
-    assert!(grant.validate().unwrap_err().contains("grant_types"));
+    assert!(grant.validate().unwrap_err().0.contains("grant_types"));
     let secret = ClientRequest {
         client_secret: Some("short".into()),
         ..Default::default()
     };
-    assert!(secret.validate().unwrap_err().contains("client_secret"));
+    assert!(secret.validate().unwrap_err().0.contains("client_secret"));
 }
