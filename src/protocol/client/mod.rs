@@ -158,9 +158,16 @@ impl Client {
 #[error("{0}")]
 pub struct InvalidMetadata(pub String);
 
-impl InvalidMetadata {
-    pub fn new(description: impl Into<String>) -> Self {
-        Self(description.into())
+/// The registration checks describe what is wrong as text naming the field.
+impl From<String> for InvalidMetadata {
+    fn from(description: String) -> Self {
+        Self(description)
+    }
+}
+
+impl From<&str> for InvalidMetadata {
+    fn from(description: &str) -> Self {
+        Self(description.to_owned())
     }
 }
 
@@ -168,9 +175,7 @@ impl InvalidMetadata {
 /// characters: no path tricks, no spaces, no encoding games.
 pub fn validate_client_id(id: &str) -> Result<(), InvalidMetadata> {
     if id.is_empty() || id.len() > 128 {
-        return Err(InvalidMetadata::new(
-            "client_id must be 1 to 128 characters",
-        ));
+        return Err("client_id must be 1 to 128 characters".into());
     }
     if !id
         .bytes()
@@ -178,9 +183,7 @@ pub fn validate_client_id(id: &str) -> Result<(), InvalidMetadata> {
         || id == "."
         || id == ".."
     {
-        return Err(InvalidMetadata::new(
-            "client_id may use only letters, digits and - . _ ~",
-        ));
+        return Err("client_id may use only letters, digits and - . _ ~".into());
     }
     Ok(())
 }

@@ -73,13 +73,9 @@ pub(super) const MAX_TEXT: usize = 2000;
 impl ClientRequest {
     /// Checks every field and fills in defaults. The description names the offending field.
     pub fn validate(self) -> Result<ClientDraft, InvalidMetadata> {
-        self.check().map_err(InvalidMetadata)
-    }
-
-    fn check(self) -> Result<ClientDraft, String> {
         let id = self
             .client_id
-            .map(|id| validate_client_id(&id).map(|_| id).map_err(|e| e.0))
+            .map(|id| validate_client_id(&id).map(|_| id))
             .transpose()?;
         let name = check_name(self.client_name, id.as_deref())?;
         let description = check_description(self.description.unwrap_or_default())?;
