@@ -81,6 +81,14 @@ impl Error {
         Self::Internal(err.into())
     }
 
+    /// A bearer token was sent but does not hold: unknown, expired or revoked.
+    pub fn invalid_token() -> Self {
+        Self::Unauthorized {
+            description: "the access token is invalid, expired or revoked".into(),
+            invalid_token: true,
+        }
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::NotFound(format!("{what} {id:?} does not exist"))
     }

@@ -1,5 +1,11 @@
-//! The one place where errors become responses:
+//! The one place where errors become JSON responses:
 //! `{"error": CODE, "error_description": TEXT}` with the right status and headers.
+//!
+//! Two audiences answer in JSON. The admin and user APIs return [`Error`] as it is.
+//! The protocol endpoints return [`ProtocolError`], which speaks only RFC 6749 §5.2 and
+//! RFC 6750 §3: a bearer token that does not hold is `invalid_token` there, never the
+//! admin API's `unauthorized`. The browser pages render theirs as HTML
+//! (`http::pages::PageError`).
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
@@ -126,6 +132,40 @@ impl ResponseError for Error {
     }
 }
 
+/// The error of a protocol endpoint (token, introspection, revocation, userinfo,
+/// `/oauth2/code`): every [`Error`] converts into it, and this conversion is the only
+/// place where an error is translated into the RFCs' terms.
+#[derive(Debug)]
+pub struct ProtocolError(Error);
+
+impl<E: Into<Error>> From<E> for ProtocolError {
+    fn from(err: E) -> Self {
+        Self(match err.into() {
+            // RFC 6750 §3.1: a missing, expired or revoked token at a protected resource.
+            Error::Unauthorized { description, .. } => {
+                Error::oauth(ErrorCode::InvalidToken, description)
+            }
+            other => other,
+        })
+    }
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl ResponseError for ProtocolError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.error_response()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,16 +193,51 @@ mod tests {
         assert_eq!(Error::UnsupportedMediaType("x".into()).status_code(), 415);
     }
 
+    fn body_of(response: HttpResponse) -> serde_json::Value {
+        let body = actix_web::rt::System::new()
+            .block_on(actix_web::body::to_bytes(response.into_body()))
+            .unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// RFC 6750 §3.1 at the protocol endpoints; SPEC's `unauthorized` on the APIs.
+    #[test]
+    fn a_token_that_does_not_hold_is_invalid_token_only_at_protocol_endpoints() {
+        let api = Error::invalid_token().error_response();
+        assert_eq!(api.status(), 401);
+        assert_eq!(body_of(api)["error"], "unauthorized");
+
+        let protocol = ProtocolError::from(Error::invalid_token()).error_response();
+        assert_eq!(protocol.status(), 401);
+        assert_eq!(
+            protocol.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            r#"Bearer realm="portcullis", error="invalid_token""#
+        );
+        let body = body_of(protocol);
+        assert_eq!(body["error"], "invalid_token");
+        assert_eq!(
+            body["error_description"],
+            "the access token is invalid, expired or revoked"
+        );
+
+        // What already is an RFC code passes through as it is.
+        let scope = ProtocolError::from(Error::InsufficientScope {
+            required: "tokens:introspect",
+        })
+        .error_response();
+        assert_eq!(scope.status(), 403);
+        assert_eq!(body_of(scope)["error"], "insufficient_scope");
+        let throttled = ProtocolError::from(Error::TooManyRequests(7)).error_response();
+        assert_eq!(throttled.headers().get(header::RETRY_AFTER).unwrap(), "7");
+    }
+
     #[test]
     fn internal_errors_hide_their_cause() {
         let err = Error::Internal(anyhow::anyhow!("SELECT secret FROM clients failed"));
         let response = err.error_response();
         assert_eq!(response.status(), 500);
         assert_eq!(err.code(), "server_error");
-        let body = actix_web::rt::System::new()
-            .block_on(actix_web::body::to_bytes(response.into_body()))
-            .unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let body = body_of(response);
         assert_eq!(body["error"], "server_error");
         let text = body.to_string();
         assert!(

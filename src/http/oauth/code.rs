@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, ProtocolError};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
@@ -54,7 +54,7 @@ pub async fn code(
     state: State,
     session: TypedSession,
     query: web::Query<CodeQuery>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, ProtocolError> {
     let query = query.into_inner();
     let now = time::now();
     let user = session.user(&state).await?.ok_or_else(|| {

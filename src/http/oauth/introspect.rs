@@ -1,14 +1,14 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{no_store, settle, ClientAuth};
-use crate::error::{Error, Result};
-use crate::http::error::ErrorBody;
+use super::{no_store, settle, token_asked_about, ClientAuth};
+use crate::error::Error;
+use crate::http::error::{ErrorBody, ProtocolError};
 use crate::http::extract::{authorization, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::client::ClientType;
 use crate::protocol::credentials::parse_bearer;
-use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::error::OAuthError;
 use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::tokens::{self, Introspection, Introspector};
@@ -20,7 +20,9 @@ pub struct IntrospectForm {
     #[schema(required = true, min_length = 1)]
     #[schema(value_type = Option<String>)]
     token: Option<Secret<String>>,
+    /// Accepted and not needed: a token's kind is stored with it.
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
+    #[allow(dead_code)]
     token_type_hint: Option<String>,
     /// When given, the token is reported active only if it holds every scope listed.
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
@@ -52,13 +54,9 @@ pub async fn introspect(
     state: State,
     req: HttpRequest,
     form: web::Form<IntrospectForm>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, ProtocolError> {
     let form = form.into_inner();
-    let _ = form.token_type_hint;
-    let token = form
-        .token
-        .filter(|t| !t.expose().is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = token_asked_about(form.token)?;
     let bearer = authorization(&req)
         .and_then(parse_bearer)
         .map(str::to_owned);
@@ -66,14 +64,7 @@ pub async fn introspect(
     let answer = if let Some(bearer) = bearer {
         blocking(move || {
             let now = time::now();
-            // A protocol endpoint answers in RFC 6750's terms, not the admin API's.
-            let principal = tokens::principal(&st.db, &bearer, now).map_err(|e| match e {
-                Error::Unauthorized { .. } => Error::OAuth(OAuthError::new(
-                    ErrorCode::InvalidToken,
-                    "the access token is invalid, expired or revoked",
-                )),
-                other => other,
-            })?;
+            let principal = tokens::principal(&st.db, &bearer, now)?;
             Bearer(principal).require("tokens:introspect")?;
             tokens::introspect(
                 &st.db,

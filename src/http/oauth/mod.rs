@@ -141,6 +141,14 @@ impl Credentials<'_> {
     }
 }
 
+/// The token an introspection or revocation request is about (RFC 7662 §2.1,
+/// RFC 7009 §2.1). Its `token_type_hint` is not needed: a token's kind is stored with it.
+fn token_asked_about(token: Option<Secret<String>>) -> Result<Secret<String>> {
+    token
+        .filter(|t| !t.expose().is_empty())
+        .ok_or_else(|| OAuthError::invalid_request("token is required").into())
+}
+
 /// Token responses must not be cached (RFC 6749 §5.1).
 fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
     builder

@@ -1,11 +1,9 @@
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{no_store, settle, ClientAuth};
-use crate::error::Result;
-use crate::http::error::ErrorBody;
+use super::{no_store, settle, token_asked_about, ClientAuth};
+use crate::http::error::{ErrorBody, ProtocolError};
 use crate::http::{blocking, State};
-use crate::protocol::error::OAuthError;
 use crate::protocol::secret::Secret;
 use crate::protocol::time;
 use crate::service::tokens;
@@ -17,7 +15,9 @@ pub struct RevokeForm {
     #[schema(required = true, min_length = 1)]
     #[schema(value_type = Option<String>)]
     token: Option<Secret<String>>,
+    /// Accepted and not needed: a token's kind is stored with it.
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
+    #[allow(dead_code)]
     token_type_hint: Option<String>,
     #[serde(default, deserialize_with = "crate::http::extract::empty_as_none")]
     client_id: Option<String>,
@@ -43,13 +43,9 @@ pub async fn revoke(
     state: State,
     req: HttpRequest,
     form: web::Form<RevokeForm>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, ProtocolError> {
     let form = form.into_inner();
-    let _ = form.token_type_hint;
-    let token = form
-        .token
-        .filter(|t| !t.expose().is_empty())
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = token_asked_about(form.token)?;
     let auth = ClientAuth::begin(
         &state,
         &req,

@@ -3,7 +3,7 @@ use serde::Deserialize;
 
 use super::{no_store, settle, ClientAuth};
 use crate::error::{Error, Result};
-use crate::http::error::ErrorBody;
+use crate::http::error::{ErrorBody, ProtocolError};
 use crate::http::{blocking, State};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::secret::Secret;
@@ -58,7 +58,7 @@ pub async fn token(
     state: State,
     req: HttpRequest,
     form: web::Form<TokenForm>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, ProtocolError> {
     let mut form = form.into_inner();
     let grant_type = form
         .grant_type

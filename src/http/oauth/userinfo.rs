@@ -4,8 +4,8 @@
 use actix_web::{route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
-use crate::http::error::ErrorBody;
+use crate::error::Error;
+use crate::http::error::{ErrorBody, ProtocolError};
 use crate::http::extract::authorization;
 use crate::http::{blocking, State};
 use crate::protocol::claims;
@@ -37,7 +37,7 @@ pub async fn userinfo(
     state: State,
     req: HttpRequest,
     form: Option<web::Form<UserinfoForm>>,
-) -> Result<HttpResponse> {
+) -> Result<HttpResponse, ProtocolError> {
     let header = authorization(&req)
         .and_then(parse_bearer)
         .map(|t| Secret::new(t.to_owned()));
@@ -57,19 +57,10 @@ pub async fn userinfo(
         }
     };
     let claims = blocking(move || {
-        let invalid = || {
-            Error::OAuth(OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the access token is invalid, expired or revoked",
-            ))
-        };
-        let principal = service::tokens::principal(&state.db, token.expose_str(), time::now())
-            .map_err(|e| match e {
-                Error::Unauthorized { .. } => invalid(),
-                other => other,
-            })?;
+        let principal = service::tokens::principal(&state.db, token.expose_str(), time::now())?;
+        // A machine token acts for no user, so it has nobody to describe.
         let Some(user) = principal.user.as_ref() else {
-            return Err(invalid());
+            return Err(Error::invalid_token());
         };
         if !principal.has_scope("openid") {
             return Err(Error::OAuth(OAuthError::new(
@@ -77,7 +68,7 @@ pub async fn userinfo(
                 "the token lacks the openid scope",
             )));
         }
-        let record = service::users::find(&state.db, &user.id)?.ok_or_else(invalid)?;
+        let record = service::users::find(&state.db, &user.id)?.ok_or_else(Error::invalid_token)?;
         Ok(claims::userinfo(&user_claims(&record), &principal.scope))
     })
     .await?;

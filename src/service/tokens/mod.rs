@@ -140,10 +140,7 @@ pub async fn client_credentials(
 /// for a machine token the owner of its client (the system when nobody owns it), with
 /// their rights as they are now.
 pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
-    let invalid = || Error::Unauthorized {
-        description: "the access token is invalid, expired or revoked".into(),
-        invalid_token: true,
-    };
+    let invalid = Error::invalid_token;
     let hash = secret::token_hash(bearer);
     let record = store::find_remembered(db, &hash)?.ok_or_else(invalid)?;
     if record.token.kind != TokenKind::Access || !record.is_active(now) {
