@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::client::{Client, ClientType, GrantType};
+use super::client::{Client, ClientType, GrantType, RedirectUri};
 use super::error::{ErrorCode, OAuthError};
 use super::scope::ScopeSet;
 
@@ -34,7 +34,7 @@ pub enum Prompt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     /// Whether the request carried `redirect_uri` (then the token request must repeat it,
     /// RFC 6749 §4.1.3) or it was taken from the client's only registered one.
     #[serde(default)]
@@ -72,7 +72,7 @@ impl AuthorizationRequest {
 /// A verified redirect URI and what an error sent to it must carry.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ErrorTarget {
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
 }
@@ -179,18 +179,34 @@ pub fn resolve_redirect_uri(
     client: &Client,
     given: Option<&str>,
     openid: bool,
-) -> Result<String, OAuthError> {
-    match given {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => Ok(uri.to_owned()),
-        Some(_) => Err(OAuthError::invalid_request(
-            "redirect_uri is not registered for this client",
-        )),
-        None if openid => Err(OAuthError::invalid_request("redirect_uri is required")),
-        None if client.redirect_uris.len() == 1 => Ok(client.redirect_uris[0].clone()),
-        None if client.redirect_uris.is_empty() => Err(OAuthError::invalid_request(
+) -> Result<RedirectUri, OAuthError> {
+    let registered = match given {
+        Some(uri) => client
+            .redirect_uris
+            .iter()
+            .find(|r| *r == uri)
+            .ok_or_else(|| {
+                OAuthError::invalid_request("redirect_uri is not registered for this client")
+            })?,
+        None if openid => return Err(OAuthError::invalid_request("redirect_uri is required")),
+        None => only_redirect_uri(client)?,
+    };
+    RedirectUri::registered(registered).map_err(|_| {
+        OAuthError::new(
+            ErrorCode::ServerError,
+            "a registered redirect_uri of this client cannot be read",
+        )
+    })
+}
+
+/// The redirect URI of a request that named none: the client's only registered one.
+fn only_redirect_uri(client: &Client) -> Result<&str, OAuthError> {
+    match client.redirect_uris.as_slice() {
+        [only] => Ok(only),
+        [] => Err(OAuthError::invalid_request(
             "the client has no registered redirect_uri",
         )),
-        None => Err(OAuthError::invalid_request("redirect_uri is required")),
+        _ => Err(OAuthError::invalid_request("redirect_uri is required")),
     }
 }
 

@@ -28,19 +28,6 @@ struct ConsentPage<'a> {
     remember_checked: bool,
 }
 
-/// The part of a redirect URI a person can recognise: its host (and port), or for an
-/// app on this device, its scheme.
-fn destination(redirect_uri: &str) -> String {
-    match url::Url::parse(redirect_uri) {
-        Ok(url) => match (url.host_str(), url.port()) {
-            (Some(host), Some(port)) => format!("{host}:{port}"),
-            (Some(host), None) => host.to_owned(),
-            (None, _) => format!("the app for {}: on this device", url.scheme()),
-        },
-        Err(_) => redirect_uri.to_owned(),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct ConsentQuery {
     flow: String,
@@ -89,7 +76,7 @@ pub async fn page(
                 .into_iter()
                 .map(describe)
                 .collect(),
-            destination: destination(&request.redirect_uri),
+            destination: request.redirect_uri.destination(),
             verified: request.client.owner.is_none() || request.client.owner_is_admin,
             remember_checked: state.settings.consent_remember_default,
         },

@@ -181,7 +181,7 @@ fn respond(response: ClientResponse) -> Result<HttpResponse, PageError> {
         mode,
         params,
     } = response;
-    let mut url = url::Url::parse(&redirect_uri).map_err(|e| PageError(Error::internal(e)))?;
+    let mut url = redirect_uri.url().clone();
     match mode {
         ResponseMode::Query => {
             url.query_pairs_mut()

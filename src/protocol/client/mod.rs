@@ -4,7 +4,7 @@
 mod redirect_uri;
 mod registration;
 
-pub use redirect_uri::check_redirect_uri;
+pub use redirect_uri::{check_redirect_uri, RedirectUri};
 pub use registration::{ClientDraft, ClientRequest};
 
 use super::scope::ScopeSet;

@@ -82,6 +82,77 @@ pub fn check_redirect_uri(text: &str, client_type: ClientType) -> Result<String,
     Ok(url.to_string())
 }
 
+/// A registered redirect URI that a request resolved to, kept parsed: the response is
+/// built on it without reading the text again. The text is kept as registered, since it
+/// is what the token request must repeat byte for byte (RFC 6749 §4.1.3). Stored (in
+/// pending requests) as that text.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RedirectUri {
+    text: String,
+    url: Url,
+}
+
+impl RedirectUri {
+    /// One of a client's registered URIs, which passed [`check_redirect_uri`] when it
+    /// was registered.
+    pub fn registered(text: &str) -> Result<Self, url::ParseError> {
+        Ok(Self {
+            url: Url::parse(text)?,
+            text: text.to_owned(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The part of it a person can recognise: its host (and port), or for an app on this
+    /// device, its scheme.
+    pub fn destination(&self) -> String {
+        match (self.url.host_str(), self.url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => format!("the app for {}: on this device", self.url.scheme()),
+        }
+    }
+}
+
+impl PartialEq for RedirectUri {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for RedirectUri {}
+
+impl TryFrom<String> for RedirectUri {
+    type Error = url::ParseError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Ok(Self {
+            url: Url::parse(&text)?,
+            text,
+        })
+    }
+}
+
+impl From<RedirectUri> for String {
+    fn from(uri: RedirectUri) -> Self {
+        uri.text
+    }
+}
+
+impl PartialEq<&str> for RedirectUri {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +243,33 @@ mod tests {
         assert_eq!(
             req.validate().unwrap().redirect_uris,
             ["https://app.example/cb"]
+        );
+    }
+
+    /// RFC 6749 §4.1.3: the token request repeats the redirect URI as the request had
+    /// it, so the resolved URI keeps the registered text even where the parsed form
+    /// would print it otherwise; a pending request stores and reads back that text.
+    #[test]
+    fn rfc_6749_4_1_3_a_resolved_redirect_uri_keeps_its_registered_text() {
+        let uri = RedirectUri::registered("https://app.example").unwrap();
+        assert_eq!(uri, "https://app.example");
+        assert_eq!(uri.url().as_str(), "https://app.example/");
+        let stored = serde_json::to_string(&uri).unwrap();
+        assert_eq!(stored, r#""https://app.example""#);
+        assert_eq!(serde_json::from_str::<RedirectUri>(&stored).unwrap(), uri);
+        assert!(serde_json::from_str::<RedirectUri>(r#""not a uri""#).is_err());
+        assert!(RedirectUri::registered("").is_err());
+    }
+
+    /// What the consent page names as the place the user is sent back to.
+    #[test]
+    fn the_destination_is_the_host_or_the_native_app_scheme() {
+        let destination = |text: &str| RedirectUri::registered(text).unwrap().destination();
+        assert_eq!(destination("https://app.example/cb"), "app.example");
+        assert_eq!(destination("http://127.0.0.1:8080/cb"), "127.0.0.1:8080");
+        assert_eq!(
+            destination("com.example.app:/cb"),
+            "the app for com.example.app: on this device"
         );
     }
 }

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::protocol::client::Client;
+use crate::protocol::client::{Client, RedirectUri};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::time::Timestamp;
@@ -19,7 +19,7 @@ pub struct ConsentRequest {
     pub scope: ScopeSet,
     pub user_id: String,
     /// Where the answer goes: the redirect URI this request was matched against.
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
 }
 
 /// Loads a flow waiting for consent. `None` user means the browser must sign in first.

@@ -19,7 +19,7 @@ pub use shortcut::{shortcut, CodeBinding, ShortcutKind};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::authorize::{AuthorizationRequest, ErrorTarget, ResponseMode};
-use crate::protocol::client::Client;
+use crate::protocol::client::{Client, RedirectUri};
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
@@ -62,7 +62,7 @@ pub struct Browser {
 /// A response for the client, sent to its verified redirect URI.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientResponse {
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub mode: ResponseMode,
     pub params: Vec<(&'static str, String)>,
 }
@@ -196,7 +196,7 @@ fn issue_code(
                 user_id: user.id.clone(),
                 grant_id,
                 family_id: secret::new_id(),
-                redirect_uri: req.redirect_uri.clone(),
+                redirect_uri: req.redirect_uri.as_str().to_owned(),
                 redirect_uri_given: req.redirect_uri_given,
                 scope,
                 nonce: req.nonce.clone(),

@@ -4,6 +4,7 @@
 use super::{holdable_by, issue_code, remembered_covers, Context, SessionUser};
 use crate::error::{Error, Result};
 use crate::protocol::authorize::{self, AuthorizationRequest, ResponseMode};
+use crate::protocol::client::RedirectUri;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time::Timestamp;
 use crate::service;
@@ -66,7 +67,14 @@ pub fn shortcut(
                     OAuthError::invalid_request("nonce is longer than 512 characters").into(),
                 );
             }
-            let redirect_uri = client.redirect_uris.first().cloned().unwrap_or_default();
+            // A code is bound to a redirect URI the token request may repeat; the
+            // client's first is the one the shortcut stands for.
+            let first = client.redirect_uris.first().ok_or_else(|| {
+                OAuthError::invalid_request(
+                    "the client has no registered redirect_uri, so it cannot be given a code",
+                )
+            })?;
+            let redirect_uri = RedirectUri::registered(first).map_err(Error::internal)?;
             let req = AuthorizationRequest {
                 client_id: client.id.clone(),
                 redirect_uri,

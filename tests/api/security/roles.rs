@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use portcullis::protocol::authorize::{AuthorizationRequest, ResponseMode};
+use portcullis::protocol::client::RedirectUri;
 use portcullis::protocol::time;
 use portcullis::storage::flows::{self, FlowRow};
 use serde_json::{json, Value};
@@ -275,7 +276,7 @@ fn pending_consent(app: &TestApp, challenge: &str, client_id: &str, user_id: &st
     let now = time::now();
     let request = AuthorizationRequest {
         client_id: client_id.to_owned(),
-        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri: RedirectUri::registered("https://app.example/cb").expect("a URI"),
         redirect_uri_given: true,
         response_mode: ResponseMode::Query,
         scope: ["openid"].into_iter().collect(),
