@@ -38,6 +38,7 @@ impl utoipa::Modify for BearerScheme {
 pub struct Application {
     port: u16,
     server: Server,
+    db: crate::storage::Db,
 }
 
 impl Application {
@@ -63,6 +64,7 @@ impl Application {
         };
         let key = crate::http::session::cookie_key(&state.cookie_key)?;
         let blocking_threads = state.db.pool_size() as usize;
+        let db = state.db.clone();
         spawn_housekeeping(state.db.clone());
         let state = web::Data::new(state);
         let server = HttpServer::new(move || {
@@ -111,11 +113,18 @@ impl Application {
         .worker_max_blocking_threads(blocking_threads)
         .listen(listener)?
         .run();
-        Ok(Self { port, server })
+        Ok(Self { port, server, db })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's database handle, with the memos its requests believe: what is
+    /// changed through it, the server sees at once (a change through any other handle,
+    /// within [`crate::storage::memo::MEMO_BOUND`]).
+    pub fn db(&self) -> &crate::storage::Db {
+        &self.db
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {

@@ -1,6 +1,6 @@
 //! The signing key ring: creating, rotating, publishing and caching keys.
 
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet};
@@ -103,22 +103,10 @@ pub fn list(db: &Db) -> Result<Vec<KeyView>> {
         .collect())
 }
 
-/// A stored key, opened with the master key and parsed. Opening and parsing (and for RSA
-/// validating) a private key costs far more than the JWKS or a hint check needs, and a
-/// key's material never changes once stored (re-sealing under a new master key changes
-/// only its wrapping), so parsed keys are kept by kid and algorithm.
+/// A stored key, opened with the master key and parsed, once per database
+/// ([`store::ParsedKeys`]).
 fn load(db: &Db, row: &KeyRow) -> Result<Arc<SigningKey>> {
-    /// kid, algorithm, the parsed key.
-    type Parsed = (String, String, Arc<SigningKey>);
-    static PARSED: Mutex<Vec<Parsed>> = Mutex::new(Vec::new());
-    const KEEP: usize = 32;
-    let find = |parsed: &[Parsed]| {
-        parsed
-            .iter()
-            .find(|(kid, alg, _)| *kid == row.kid && *alg == row.alg)
-            .map(|(_, _, key)| key.clone())
-    };
-    if let Some(key) = PARSED.lock().ok().and_then(|p| find(&p)) {
+    if let Some(key) = db.parsed_keys().get(&row.kid, &row.alg) {
         return Ok(key);
     }
     let alg = Algorithm::parse(&row.alg)
@@ -131,12 +119,7 @@ fn load(db: &Db, row: &KeyRow) -> Result<Arc<SigningKey>> {
     let material = String::from_utf8(material)
         .map_err(|_| Error::internal_msg(format!("key {} is not text", row.kid)))?;
     let key = Arc::new(SigningKey::load(&row.kid, alg, &material).map_err(Error::internal)?);
-    if let Ok(mut parsed) = PARSED.lock() {
-        if parsed.len() >= KEEP {
-            parsed.remove(0);
-        }
-        parsed.push((row.kid.clone(), row.alg.clone(), key.clone()));
-    }
+    db.parsed_keys().keep(&row.kid, &row.alg, key.clone());
     Ok(key)
 }
 

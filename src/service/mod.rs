@@ -4,7 +4,6 @@
 
 pub mod authorize;
 pub mod clients;
-pub mod credentials;
 pub mod grants;
 pub mod issue;
 pub mod keys;

@@ -3,9 +3,8 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
-use super::memo::changed;
 use super::schema::{client_logos, clients, users};
-use super::{write, Db, DbConnection};
+use super::{write, Db, DbConnection, Tx};
 use crate::error::{Error, Result};
 use crate::protocol::client::{
     AuthMethod, Client, ClientDraft, ClientType, GrantType, TokenFormat,
@@ -208,30 +207,28 @@ pub(super) fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> 
 /// Replaces a registration, keeping its creation time. `secret_hash` `None` keeps the
 /// stored secret. Returns false when there is no such client.
 pub fn replace(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_>,
     w: &ClientWrite<'_>,
     keep_secret: bool,
     now: Timestamp,
 ) -> Result<bool> {
-    write(conn, |conn| {
-        let Some((created_at, old_secret)) = clients::table
-            .find(w.id)
-            .select((clients::created_at, clients::secret_hash))
-            .first::<(i64, Option<String>)>(conn)
-            .optional()?
-        else {
-            return Ok(false);
-        };
-        let mut row = ClientRow::new(w, created_at, now)?;
-        if keep_secret {
-            row.secret_hash = old_secret;
-        }
-        diesel::update(clients::table.find(w.id))
-            .set(&row)
-            .execute(conn)?;
-        changed();
-        Ok(true)
-    })
+    let conn = tx.conn();
+    let Some((created_at, old_secret)) = clients::table
+        .find(w.id)
+        .select((clients::created_at, clients::secret_hash))
+        .first::<(i64, Option<String>)>(conn)
+        .optional()?
+    else {
+        return Ok(false);
+    };
+    let mut row = ClientRow::new(w, created_at, now)?;
+    if keep_secret {
+        row.secret_hash = old_secret;
+    }
+    diesel::update(clients::table.find(w.id))
+        .set(&row)
+        .execute(conn)?;
+    Ok(true)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<StoredClient>> {
@@ -314,22 +311,14 @@ pub fn list(
 }
 
 /// Deletes a client; its logo and tokens go with it (foreign keys cascade).
-pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool> {
-    let deleted = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
-    changed();
-    Ok(deleted)
+pub fn delete(tx: &mut Tx<'_>, id: &str) -> Result<bool> {
+    Ok(diesel::delete(clients::table.find(id)).execute(tx.conn())? > 0)
 }
 
-pub fn set_secret_hash(
-    conn: &mut DbConnection,
-    id: &str,
-    hash: &str,
-    now: Timestamp,
-) -> Result<bool> {
+pub fn set_secret_hash(tx: &mut Tx<'_>, id: &str, hash: &str, now: Timestamp) -> Result<bool> {
     let updated = diesel::update(clients::table.find(id))
         .set((clients::secret_hash.eq(hash), clients::updated_at.eq(now)))
-        .execute(conn)?
+        .execute(tx.conn())?
         > 0;
-    changed();
     Ok(updated)
 }

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::grants;
-use super::DbConnection;
+use super::{DbConnection, Tx};
 use crate::error::Result;
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::time::Timestamp;
@@ -147,22 +147,18 @@ pub fn list(
 
 /// Removes a grant: its tokens are revoked and its unused codes deleted, so nothing
 /// issued under it keeps working. Returns false if there was no such grant.
-pub fn remove(conn: &mut DbConnection, grant_id: &str, now: Timestamp) -> Result<bool> {
+pub fn remove(tx: &mut Tx<'_>, grant_id: &str, now: Timestamp) -> Result<bool> {
     use super::schema::{auth_codes, tokens};
-    super::write(conn, |conn| {
-        diesel::update(
-            tokens::table
-                .filter(tokens::grant_id.eq(grant_id))
-                .filter(tokens::revoked_at.is_null()),
-        )
-        .set(tokens::revoked_at.eq(now))
-        .execute(conn)?;
-        diesel::delete(auth_codes::table.filter(auth_codes::grant_id.eq(grant_id)))
-            .execute(conn)?;
-        let removed = diesel::delete(grants::table.find(grant_id)).execute(conn)? > 0;
-        super::memo::changed();
-        Ok(removed)
-    })
+    let conn = tx.conn();
+    diesel::update(
+        tokens::table
+            .filter(tokens::grant_id.eq(grant_id))
+            .filter(tokens::revoked_at.is_null()),
+    )
+    .set(tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    diesel::delete(auth_codes::table.filter(auth_codes::grant_id.eq(grant_id))).execute(conn)?;
+    Ok(diesel::delete(grants::table.find(grant_id)).execute(conn)? > 0)
 }
 
 /// Notes that a token of the grant was used, at most once per `every` seconds, so that

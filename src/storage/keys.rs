@@ -1,12 +1,43 @@
 //! Signing keys.
 
+use std::sync::{Arc, Mutex};
+
 use diesel::prelude::*;
 
 use super::schema::signing_keys;
 use super::{write, DbConnection};
 use crate::error::Result;
-use crate::protocol::keys::KeyState;
+use crate::protocol::keys::{KeyState, SigningKey};
 use crate::protocol::time::Timestamp;
+
+/// Stored keys, opened and parsed, by kid and algorithm. Opening and parsing (and for
+/// RSA validating) a private key costs far more than the JWKS or a hint check needs, and
+/// a key's material never changes once stored (re-sealing under a new master key
+/// changes only its wrapping). Each [`super::Db`] owns one.
+#[derive(Default)]
+pub struct ParsedKeys(Mutex<Vec<(String, String, Arc<SigningKey>)>>);
+
+impl ParsedKeys {
+    /// At most this many are kept; the oldest goes first.
+    const KEEP: usize = 32;
+
+    pub fn get(&self, kid: &str, alg: &str) -> Option<Arc<SigningKey>> {
+        let parsed = self.0.lock().ok()?;
+        parsed
+            .iter()
+            .find(|(k, a, _)| k == kid && a == alg)
+            .map(|(_, _, key)| key.clone())
+    }
+
+    pub fn keep(&self, kid: &str, alg: &str, key: Arc<SigningKey>) {
+        if let Ok(mut parsed) = self.0.lock() {
+            if parsed.len() >= Self::KEEP {
+                parsed.remove(0);
+            }
+            parsed.push((kid.to_owned(), alg.to_owned(), key));
+        }
+    }
+}
 
 #[derive(Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]

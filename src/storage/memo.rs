@@ -1,61 +1,43 @@
 //! A short-lived memory of hot rows (clients by id, tokens by hash), so that the requests
 //! that dominate traffic — token issuance and introspection — do not read the database
-//! every time.
+//! every time. Each [`super::Db`] owns its memos and the [`Epoch`] they share.
 //!
 //! Two rules keep it honest:
-//! - **This process sees its own changes at once.** Every storage function that revokes
-//!   or changes what a remembered row says calls [`changed`]; that moves a process-wide
-//!   epoch and every entry remembered under an older epoch stops counting. A reader takes
-//!   the epoch *before* it reads the database, so an entry can never be filed under an
-//!   epoch newer than the data it holds. Inside a write transaction the epoch moves
-//!   again after the commit ([`super::write`]), so a reader that looked between the
-//!   statement and the commit is not believed either.
+//! - **This process sees its own changes at once.** A row a memo may hold is changed
+//!   only in a transaction of [`super::Db::change`], which moves the epoch when the
+//!   transaction has ended, so that every entry remembered under an older epoch stops
+//!   counting. A reader takes the epoch *before* it reads the database, so an entry can
+//!   never be filed under an epoch newer than the data it holds.
 //! - **Other processes' changes count within [`MEMO_BOUND`].** An entry is used for at
 //!   most that long after it was read; a revocation or a client change made through
 //!   another node or the command line takes effect here within it.
 //!
-//! Unknown keys are never remembered: a token issued on another node is found at once.
+//! Unknown keys are never remembered: a token issued on another node is found at once,
+//! and a transaction that only adds rows need not move the epoch.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a remembered row is believed: the bound on how late a change made by
 /// another process is seen here.
 pub const MEMO_BOUND: Duration = Duration::from_secs(2);
 
-static EPOCH: AtomicU64 = AtomicU64::new(0);
+/// The generation of what the memos of one database may believe.
+#[derive(Debug, Default)]
+pub struct Epoch(AtomicU64);
 
-thread_local! {
-    static CHANGED_IN_TRANSACTION: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Records that remembered rows may now be wrong. Called by storage functions after a
-/// statement that revokes or changes something a memo may hold.
-pub fn changed() {
-    EPOCH.fetch_add(1, Ordering::SeqCst);
-    CHANGED_IN_TRANSACTION.with(|c| c.set(true));
-}
-
-/// Called when a write transaction begins: a change noted outside any transaction has
-/// already been visible since its statement ended, and must not move the epoch again.
-pub(super) fn transaction_began() {
-    CHANGED_IN_TRANSACTION.with(|c| c.set(false));
-}
-
-/// Called when a write transaction ends: if it changed remembered rows, moves the
-/// epoch once more, now that the change is visible to every reader.
-pub(super) fn transaction_ended() {
-    if CHANGED_IN_TRANSACTION.with(|c| c.replace(false)) {
-        EPOCH.fetch_add(1, Ordering::SeqCst);
+impl Epoch {
+    /// Remembered rows may now be wrong: every entry read before this stops counting.
+    pub(super) fn advance(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
     }
-}
 
-fn epoch() -> u64 {
-    EPOCH.load(Ordering::SeqCst)
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }
 
 struct Entry<V> {
@@ -68,13 +50,15 @@ struct Entry<V> {
 pub struct Memo<K, V> {
     entries: Mutex<HashMap<K, Entry<V>>>,
     capacity: usize,
+    epoch: Arc<Epoch>,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity: usize, epoch: Arc<Epoch>) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             capacity,
+            epoch,
         }
     }
 
@@ -84,7 +68,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
     {
-        let current = epoch();
+        let current = self.epoch.current();
         let entries = self.entries.lock().ok()?;
         let e = entries.get(key)?;
         (e.epoch == current && e.read_at.elapsed() < MEMO_BOUND).then(|| e.value.clone())
@@ -109,7 +93,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         key: &K,
         load: impl FnOnce() -> Result<Option<V>, E>,
     ) -> Result<Option<V>, E> {
-        let read_epoch = epoch();
+        let read_epoch = self.epoch.current();
         let read_at = Instant::now();
         let loaded = load()?;
         match &loaded {
@@ -138,7 +122,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
             return;
         };
         if entries.len() >= self.capacity {
-            let current = epoch();
+            let current = self.epoch.current();
             entries.retain(|_, e| e.epoch == current && e.read_at.elapsed() < MEMO_BOUND);
             if entries.len() >= self.capacity {
                 entries.clear();
@@ -159,29 +143,30 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 mod tests {
     use super::*;
 
-    // One test: the epoch is process-wide, and tests run in parallel threads.
     #[test]
     fn entries_follow_changes_reads_and_capacity() {
-        let memo: Memo<String, u32> = Memo::new(10);
+        let epoch = Arc::new(Epoch::default());
+        let memo: Memo<String, u32> = Memo::new(10, epoch.clone());
         let loaded = memo.get_or_load(&"a".to_owned(), || Ok::<_, ()>(Some(1)));
         assert_eq!(loaded, Ok(Some(1)));
         assert_eq!(memo.get("a"), Some(1));
-        changed();
-        transaction_ended();
-        assert_eq!(
-            memo.get("a"),
-            None,
-            "a change in the process ends every entry"
-        );
+        epoch.advance();
+        assert_eq!(memo.get("a"), None, "a change ends every entry");
 
         let loaded = memo.get_or_load(&"b".to_owned(), || {
-            changed();
+            epoch.advance();
             Ok::<_, ()>(Some(1))
         });
         assert_eq!(loaded, Ok(Some(1)));
         assert_eq!(memo.get("b"), None, "read under an older epoch");
 
-        let memo: Memo<u32, u32> = Memo::new(2);
+        // Another database's changes are not this one's.
+        let other = Memo::<String, u32>::new(10, Arc::new(Epoch::default()));
+        let _ = other.get_or_load(&"c".to_owned(), || Ok::<_, ()>(Some(3)));
+        epoch.advance();
+        assert_eq!(other.get("c"), Some(3));
+
+        let memo: Memo<u32, u32> = Memo::new(2, epoch.clone());
         assert_eq!(memo.get_or_load(&1, || Ok::<_, ()>(None)), Ok(None));
         assert_eq!(memo.get_or_load(&1, || Ok::<_, ()>(Some(7))), Ok(Some(7)));
         for k in 2..10 {

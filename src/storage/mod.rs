@@ -20,6 +20,7 @@ pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
+pub mod verified;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -47,8 +48,13 @@ pub struct Db {
 struct Hot {
     pool: Pool,
     backend: Backend,
+    /// Moved by [`Db::change`]; what the memos below may believe.
+    epoch: Arc<memo::Epoch>,
     clients: memo::Memo<String, clients::StoredClient>,
     tokens: memo::Memo<Vec<u8>, tokens::TokenRecord>,
+    /// Client secrets recently verified with argon2id.
+    verified_secrets: verified::VerifiedSecrets,
+    parsed_keys: keys::ParsedKeys,
     committer: OnceLock<commits::Committer>,
     /// The key that opens sealed secrets, once [`Db::unlock`] was given it.
     master_key: std::sync::RwLock<Option<Arc<crate::protocol::sealing::MasterKey>>>,
@@ -89,12 +95,16 @@ impl Db {
                     redact::redact(&e.to_string(), url)
                 ))
             })?;
+        let epoch = Arc::new(memo::Epoch::default());
         Ok(Self {
             hot: Arc::new(Hot {
                 pool,
                 backend,
-                clients: memo::Memo::new(REMEMBERED_CLIENTS),
-                tokens: memo::Memo::new(REMEMBERED_TOKENS),
+                clients: memo::Memo::new(REMEMBERED_CLIENTS, epoch.clone()),
+                tokens: memo::Memo::new(REMEMBERED_TOKENS, epoch.clone()),
+                epoch,
+                verified_secrets: verified::VerifiedSecrets::new(),
+                parsed_keys: keys::ParsedKeys::default(),
                 committer: OnceLock::new(),
                 master_key: std::sync::RwLock::new(None),
             }),
@@ -178,6 +188,28 @@ impl Db {
         &self.hot.tokens
     }
 
+    pub fn verified_secrets(&self) -> &verified::VerifiedSecrets {
+        &self.hot.verified_secrets
+    }
+
+    pub fn parsed_keys(&self) -> &keys::ParsedKeys {
+        &self.hot.parsed_keys
+    }
+
+    /// Runs `f` in a write transaction ([`write`]) that may change rows the memos hold,
+    /// and moves their epoch once it has ended, so that this process never believes
+    /// what the transaction changed. The storage functions that change such rows take
+    /// the [`Tx`] only this makes.
+    pub fn change<T>(
+        &self,
+        conn: &mut DbConnection,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let result = write(conn, |conn| f(&mut Tx(conn)));
+        self.hot.epoch.advance();
+        result
+    }
+
     /// The group committer for issued access tokens, started on first use.
     pub fn committer(&self) -> Result<&commits::Committer> {
         if let Some(c) = self.hot.committer.get() {
@@ -239,9 +271,22 @@ impl Db {
     }
 }
 
+/// A write transaction of [`Db::change`]: the only place where a row the memos hold
+/// (a client, a token, a user, a grant) is changed.
+pub struct Tx<'c>(&'c mut DbConnection);
+
+impl Tx<'_> {
+    /// The transaction's connection, for the statements that change nothing remembered.
+    pub fn conn(&mut self) -> &mut DbConnection {
+        self.0
+    }
+}
+
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Runs `f` in a write transaction. On SQLite the transaction is begun IMMEDIATE, so that
+/// Runs `f` in a write transaction that changes no row a memo holds: it adds rows, or
+/// changes codes, flows, sessions and counters. A transaction that changes a client, a
+/// token, a user or a grant is [`Db::change`]. On SQLite the transaction is begun IMMEDIATE, so that
 /// concurrent writers queue on the busy timeout instead of failing when a read
 /// transaction tries to upgrade to a write.
 pub fn write<T>(
@@ -250,32 +295,24 @@ pub fn write<T>(
 ) -> Result<T> {
     use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
     match conn {
-        DbConnection::Postgres(_) => {
-            memo::transaction_began();
-            let result = conn.transaction(f);
-            memo::transaction_ended();
-            result
-        }
+        DbConnection::Postgres(_) => conn.transaction(f),
         DbConnection::Sqlite(inner) => {
             // SQLite has one writer at a time. Queueing writers of this process here is
             // cheaper than letting SQLite's busy handler put them to sleep and retry.
             let _turn = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            memo::transaction_began();
             let result = f(conn);
             let DbConnection::Sqlite(inner) = conn else {
                 unreachable!("the connection cannot change its backend")
             };
-            let ended = match result {
+            match result {
                 Ok(value) => AnsiTransactionManager::commit_transaction(inner)
                     .map(|()| value)
                     .map_err(Error::from),
                 Err(e) => AnsiTransactionManager::rollback_transaction(inner)
                     .map_err(Error::from)
                     .and(Err(e)),
-            };
-            memo::transaction_ended();
-            ended
+            }
         }
     }
 }

@@ -2,9 +2,8 @@
 
 use diesel::prelude::*;
 
-use super::memo::changed;
 use super::schema::{grants, tokens, users};
-use super::{Db, DbConnection};
+use super::{Db, DbConnection, Tx};
 use crate::error::Result;
 use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
@@ -113,22 +112,22 @@ pub fn remember_grant_use(db: &Db, hash: &[u8], now: Timestamp) {
 }
 
 /// Marks a token revoked. Returns false if it was unknown or already revoked.
-pub fn revoke(conn: &mut DbConnection, hash: &[u8], now: Timestamp) -> Result<bool> {
+pub fn revoke(tx: &mut Tx<'_>, hash: &[u8], now: Timestamp) -> Result<bool> {
     let revoked = diesel::update(
         tokens::table
             .filter(tokens::hash.eq(hash))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)?
+    .execute(tx.conn())?
         > 0;
-    changed();
     Ok(revoked)
 }
 
 /// Deletes at most `batch` tokens that expired or were revoked before `before`, in one
 /// short statement. Returns how many went; fewer than `batch` means none are left.
-pub fn flush_batch(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Result<u64> {
+pub fn flush_batch(tx: &mut Tx<'_>, before: Timestamp, batch: i64) -> Result<u64> {
+    let conn = tx.conn();
     let hashes: Vec<Vec<u8>> = tokens::table
         .filter(
             tokens::expires_at
@@ -142,8 +141,6 @@ pub fn flush_batch(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Re
         return Ok(0);
     }
     diesel::delete(tokens::table.filter(tokens::hash.eq_any(&hashes))).execute(conn)?;
-    // A cut-off in the future removes live tokens too.
-    changed();
     // Rows another node deleted meanwhile count as gone, so that a short count still
     // means "the last batch".
     Ok(hashes.len() as u64)
@@ -152,7 +149,7 @@ pub fn flush_batch(conn: &mut DbConnection, before: Timestamp, batch: i64) -> Re
 /// Marks a refresh token as redeemed and keeps its (encrypted) successor response. Only
 /// one caller ever gets `true` for a token.
 pub fn mark_rotated(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_>,
     hash: &[u8],
     successor: &str,
     successor_hash: &[u8],
@@ -169,32 +166,30 @@ pub fn mark_rotated(
         tokens::successor.eq(successor),
         tokens::successor_hash.eq(successor_hash),
     ))
-    .execute(conn)?
+    .execute(tx.conn())?
         == 1)
 }
 
 /// Revokes every token of a family (a code's tokens, or a refresh rotation chain).
-pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: Timestamp) -> Result<usize> {
+pub fn revoke_family(tx: &mut Tx<'_>, family_id: &str, now: Timestamp) -> Result<usize> {
     let revoked = diesel::update(
         tokens::table
             .filter(tokens::family_id.eq(family_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    changed();
+    .execute(tx.conn())?;
     Ok(revoked)
 }
 
 /// Revokes every live token issued to a user, through any client.
-pub fn revoke_for_user(conn: &mut DbConnection, user_id: &str, now: Timestamp) -> Result<usize> {
+pub fn revoke_for_user(tx: &mut Tx<'_>, user_id: &str, now: Timestamp) -> Result<usize> {
     let revoked = diesel::update(
         tokens::table
             .filter(tokens::user_id.eq(user_id))
             .filter(tokens::revoked_at.is_null()),
     )
     .set(tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    changed();
+    .execute(tx.conn())?;
     Ok(revoked)
 }

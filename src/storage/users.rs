@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::users;
-use super::DbConnection;
+use super::{DbConnection, Tx};
 use crate::error::{Error, Result};
 use crate::protocol::time::Timestamp;
 
@@ -101,22 +101,18 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> Result<(Vec<Use
 /// Deletes a user with everything that acts for her: her tokens, grants, sessions and
 /// pending requests (the foreign keys cascade), and the clients she owns (with their
 /// tokens), so that no client is left looking like one of the system's own.
-pub fn delete(conn: &mut DbConnection, username: &str) -> Result<bool> {
+pub fn delete(tx: &mut Tx<'_>, username: &str) -> Result<bool> {
     use super::schema::clients;
-    let deleted = super::write(conn, |conn| {
-        let Some(user) = find_by_username(conn, username)? else {
-            return Ok(false);
-        };
-        let id = user.id;
-        if user.is_admin && admins(conn)? <= 1 {
-            return Err(last_admin(username));
-        }
-        diesel::delete(clients::table.filter(clients::owner_id.eq(&id))).execute(conn)?;
-        let deleted = diesel::delete(users::table.find(&id)).execute(conn)? > 0;
-        super::memo::changed();
-        Ok(deleted)
-    })?;
-    Ok(deleted)
+    let conn = tx.conn();
+    let Some(user) = find_by_username(conn, username)? else {
+        return Ok(false);
+    };
+    let id = user.id;
+    if user.is_admin && admins(conn)? <= 1 {
+        return Err(last_admin(username));
+    }
+    diesel::delete(clients::table.filter(clients::owner_id.eq(&id))).execute(conn)?;
+    Ok(diesel::delete(users::table.find(&id)).execute(conn)? > 0)
 }
 
 /// Counts the admins within a write transaction. On PostgreSQL their rows are locked
@@ -144,26 +140,25 @@ fn last_admin(username: &str) -> crate::error::Error {
 
 /// Takes the admin flag from a user unless she is the last admin (checked and changed
 /// in one write, so that two admins cannot demote each other at once).
-pub fn demote(conn: &mut DbConnection, username: &str) -> Result<()> {
-    super::write(conn, |conn| {
-        let is_admin = users::table
-            .filter(named(username))
-            .select(users::is_admin)
-            .first::<bool>(conn)
-            .optional()?;
-        if is_admin == Some(true) && admins(conn)? <= 1 {
-            return Err(last_admin(username));
-        }
-        diesel::update(users::table.filter(named(username)))
-            .set(users::is_admin.eq(false))
-            .execute(conn)?;
-        super::memo::changed();
-        Ok(())
-    })
+pub fn demote(tx: &mut Tx<'_>, username: &str) -> Result<()> {
+    let conn = tx.conn();
+    let is_admin = users::table
+        .filter(named(username))
+        .select(users::is_admin)
+        .first::<bool>(conn)
+        .optional()?;
+    if is_admin == Some(true) && admins(conn)? <= 1 {
+        return Err(last_admin(username));
+    }
+    diesel::update(users::table.filter(named(username)))
+        .set(users::is_admin.eq(false))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Writes every field of a user but its id, username and creation time.
-pub fn update(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
+/// Writes every field of a user but its id, username and creation time (remembered
+/// tokens carry her name and admin flag).
+pub fn update(tx: &mut Tx<'_>, user: &UserRecord) -> Result<()> {
     diesel::update(users::table.find(&user.id))
         .set((
             users::email.eq(&user.email),
@@ -174,10 +169,8 @@ pub fn update(conn: &mut DbConnection, user: &UserRecord) -> Result<()> {
             users::password_hash.eq(&user.password_hash),
             users::updated_at.eq(user.updated_at),
         ))
-        .execute(conn)
+        .execute(tx.conn())
         .map_err(|e| clash(e, user))?;
-    // Remembered tokens carry the user's name and admin flag.
-    super::memo::changed();
     Ok(())
 }
 

@@ -201,9 +201,15 @@ fn authorize_query() {
         .run(&fuzzed(corpus), |query| {
             let params = params(&query);
             match authorize::validate(&params, &client) {
-                Ok(request) => prop_assert!(client.redirect_uris.contains(&request.redirect_uri)),
+                Ok(request) => prop_assert!(client
+                    .redirect_uris
+                    .iter()
+                    .any(|r| request.redirect_uri == r.as_str())),
                 Err(AuthorizeFailure::Redirect(target, _)) => {
-                    prop_assert!(client.redirect_uris.contains(&target.redirect_uri))
+                    prop_assert!(client
+                        .redirect_uris
+                        .iter()
+                        .any(|r| target.redirect_uri == r.as_str()))
                 }
                 Err(AuthorizeFailure::Render(_)) => {}
             }

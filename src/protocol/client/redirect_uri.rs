@@ -88,7 +88,11 @@ pub fn check_redirect_uri(text: &str, client_type: ClientType) -> Result<String,
 /// pending requests) as that text.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct RedirectUri {
+pub struct RedirectUri(std::sync::Arc<Resolved>);
+
+/// Shared, so that the request, its error target and its response hold one copy.
+#[derive(Debug)]
+struct Resolved {
     text: String,
     url: Url,
 }
@@ -97,34 +101,35 @@ impl RedirectUri {
     /// One of a client's registered URIs, which passed [`check_redirect_uri`] when it
     /// was registered.
     pub fn registered(text: &str) -> Result<Self, url::ParseError> {
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Resolved {
             url: Url::parse(text)?,
             text: text.to_owned(),
-        })
+        })))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.text
+        &self.0.text
     }
 
     pub fn url(&self) -> &Url {
-        &self.url
+        &self.0.url
     }
 
     /// The part of it a person can recognise: its host (and port), or for an app on this
     /// device, its scheme.
     pub fn destination(&self) -> String {
-        match (self.url.host_str(), self.url.port()) {
+        let url = &self.0.url;
+        match (url.host_str(), url.port()) {
             (Some(host), Some(port)) => format!("{host}:{port}"),
             (Some(host), None) => host.to_owned(),
-            (None, _) => format!("the app for {}: on this device", self.url.scheme()),
+            (None, _) => format!("the app for {}: on this device", url.scheme()),
         }
     }
 }
 
 impl PartialEq for RedirectUri {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        self.as_str() == other.as_str()
     }
 }
 
@@ -134,16 +139,16 @@ impl TryFrom<String> for RedirectUri {
     type Error = url::ParseError;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Resolved {
             url: Url::parse(&text)?,
             text,
-        })
+        })))
     }
 }
 
 impl From<RedirectUri> for String {
     fn from(uri: RedirectUri) -> Self {
-        uri.text
+        uri.as_str().to_owned()
     }
 }
 

@@ -46,7 +46,9 @@ impl Issuer<'_> {
             check_code_exchange(&issued, &client.id, redirect_uri, code_verifier, now)
         {
             if refusal == CodeRefusal::Replayed {
-                store::revoke_family(&mut conn, &row.family_id, now)?;
+                self.db.change(&mut conn, |tx| {
+                    store::revoke_family(tx, &row.family_id, now)
+                })?;
             }
             return Err(Error::OAuth(refusal.to_oauth()));
         }
@@ -75,7 +77,9 @@ impl Issuer<'_> {
             Ok(true)
         })?;
         if !consumed {
-            store::revoke_family(&mut conn, &row.family_id, now)?;
+            self.db.change(&mut conn, |tx| {
+                store::revoke_family(tx, &row.family_id, now)
+            })?;
             return Err(Error::OAuth(CodeRefusal::Replayed.to_oauth()));
         }
         Ok(response)

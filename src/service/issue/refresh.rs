@@ -17,7 +17,7 @@ use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens::{self as store, TokenRow};
-use crate::storage::{users, write, DbConnection};
+use crate::storage::{users, DbConnection};
 
 impl Issuer<'_> {
     /// Redeems a refresh token for a new pair. The old token is spent; presenting it again
@@ -81,11 +81,11 @@ impl Issuer<'_> {
                 .as_ref()
                 .map(|t| secret::token_hash(t.expose_str()))
                 .unwrap_or_default();
-            let rotated = write(&mut conn, |conn| {
-                if !store::mark_rotated(conn, &hash, &sealed, &successor_hash, now)? {
+            let rotated = self.db.change(&mut conn, |tx| {
+                if !store::mark_rotated(tx, &hash, &sealed, &successor_hash, now)? {
                     return Ok(false);
                 }
-                self.persist(conn, &what, &grant_id, &response, now)?;
+                self.persist(tx.conn(), &what, &grant_id, &response, now)?;
                 Ok(true)
             })?;
             if rotated {
@@ -123,7 +123,8 @@ impl Issuer<'_> {
             }
         }
         if let Some(family) = &t.family_id {
-            store::revoke_family(conn, family, now)?;
+            self.db
+                .change(conn, |tx| store::revoke_family(tx, family, now))?;
         }
         Err(invalid_grant(
             "the refresh token was already used; its family is revoked",

@@ -56,11 +56,9 @@ pub fn authenticate_client(db: &Db, credentials: &ClientCredentials) -> Result<C
             Some(stored),
         ) => match confidential_hash(&stored) {
             Some(hash)
-                if super::credentials::verify_client_secret(
-                    &stored.client.id,
-                    secret.expose_str(),
-                    hash,
-                ) =>
+                if db
+                    .verified_secrets()
+                    .verify(&stored.client.id, secret.expose_str(), hash) =>
             {
                 Ok(stored.client)
             }
@@ -98,7 +96,8 @@ pub fn authenticate_client_from_memory(db: &Db, credentials: &ClientCredentials)
     match credentials {
         ClientCredentials::Basic { secret, .. } | ClientCredentials::Post { secret, .. } => {
             let hash = confidential_hash(&stored)?;
-            super::credentials::verified_recently(&stored.client.id, secret.expose_str(), hash)
+            db.verified_secrets()
+                .verified_recently(&stored.client.id, secret.expose_str(), hash)
                 .then_some(stored.client)
         }
         ClientCredentials::None { .. } => {
@@ -218,8 +217,10 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
     }
     // Revoking a refresh token ends the whole grant it belongs to (RFC 7009 §2.1).
     match (&record.token.family_id, record.token.kind) {
-        (Some(family), TokenKind::Refresh) => store::revoke_family(&mut conn, family, now)?,
-        _ => usize::from(store::revoke(&mut conn, &hash, now)?),
+        (Some(family), TokenKind::Refresh) => {
+            db.change(&mut conn, |tx| store::revoke_family(tx, family, now))?
+        }
+        _ => usize::from(db.change(&mut conn, |tx| store::revoke(tx, &hash, now))?),
     };
     Ok(())
 }

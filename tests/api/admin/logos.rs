@@ -179,7 +179,37 @@ async fn disguised_oversized_and_svg_logos_are_refused(backend: Backend) {
     assert_error(r, 404, "not_found").await;
 }
 
+/// A remembered client says whether it has a logo; a new or removed logo must show at
+/// once, not when the memory would have expired.
+async fn a_remembered_client_sees_its_logo_change_at_once(backend: Backend) {
+    use portcullis::storage::clients::find_remembered;
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin_token("clients:write").await;
+    let (id, _) = app.register(json!({ "client_name": "Pictured" }));
+    let has_logo = || {
+        find_remembered(&app.db, &id)
+            .expect("a read")
+            .expect("the client")
+            .client
+            .has_logo
+    };
+    assert!(!has_logo());
+    let logo_url = app.url(&format!("/admin/clients/{id}/logo"));
+    let put = app
+        .http
+        .put(&logo_url)
+        .bearer_auth(&admin)
+        .header("content-type", "image/png")
+        .body(PNG);
+    assert_eq!(put.send().await.unwrap().status(), 204);
+    assert!(has_logo());
+    let deleted = app.http.delete(&logo_url).bearer_auth(&admin).send();
+    assert_eq!(deleted.await.unwrap().status(), 204);
+    assert!(!has_logo());
+}
+
 on_both_backends!(
     a_logo_is_uploaded_served_and_removed,
+    a_remembered_client_sees_its_logo_change_at_once,
     disguised_oversized_and_svg_logos_are_refused,
 );

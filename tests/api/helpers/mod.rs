@@ -31,6 +31,7 @@ pub enum Backend {
 pub struct TestApp {
     pub base: String,
     pub database_url: String,
+    /// The server's own database handle (see `Application::db`).
     pub db: Db,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -135,14 +136,13 @@ impl TestApp {
         let mut settings = settings_for(&database_url, extra);
         settings.issuer = base.clone();
         seed_signing_keys(&settings);
-        let pool_settings = settings.clone();
         let app = Application::build_with_listener(settings, listener)
             .await
             .expect("server starts");
+        // The tests change things through the server's own handle, so that the server
+        // sees them at once, as it sees its own requests' changes.
+        let db = app.db().clone();
         tokio::spawn(app.run_until_stopped());
-        let db = Db::connect(&database_url, 2).expect("test pool");
-        // The test pool reads what the server keys under the master key, as the server does.
-        service::master_key::unlock(&pool_settings, &db).expect("the master key");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
