@@ -285,8 +285,10 @@ impl Tx<'_> {
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Runs `f` in a write transaction that changes no row a memo holds: it adds rows, or
-/// changes codes, flows, sessions and counters. A transaction that changes a client, a
-/// token, a user or a grant is [`Db::change`]. On SQLite the transaction is begun IMMEDIATE, so that
+/// changes codes, flows, sessions and counters, or a grant's last-use time (which a
+/// remembered token carries only as a hint to skip a write, and which
+/// [`tokens::remember_grant_use`] corrects). A transaction that changes a client, a
+/// token, a user or removes a grant is [`Db::change`]. On SQLite the transaction is begun IMMEDIATE, so that
 /// concurrent writers queue on the busy timeout instead of failing when a read
 /// transaction tries to upgrade to a write.
 pub fn write<T>(

@@ -165,19 +165,45 @@ fn remembered_covers(db: &Db, user_id: &str, client_id: &str, scope: &ScopeSet) 
         .is_some_and(|g| scope.is_subset(&g.remembered())))
 }
 
-/// Records the grant and issues a single-use code bound to the request's redirect URI,
-/// nonce and PKCE challenge, for what of the request's scope the user may hold.
-fn issue_code(
+/// What a code is bound to, checked again when it is exchanged (RFC 6749 §4.1.3,
+/// RFC 7636 §4.6, OpenID Connect Core §3.1.3.6 for the nonce).
+struct CodeTerms<'a> {
+    /// The redirect URI the token request may repeat. None only for a `/oauth2/code`
+    /// code of a client that registered no redirect URI: its token request names none.
+    redirect_uri: Option<&'a RedirectUri>,
+    /// The authorization request named it, so the token request must repeat it.
+    redirect_uri_given: bool,
+    scope: &'a ScopeSet,
+    nonce: Option<&'a str>,
+    code_challenge: Option<&'a str>,
+}
+
+impl<'a> From<&'a AuthorizationRequest> for CodeTerms<'a> {
+    fn from(req: &'a AuthorizationRequest) -> Self {
+        Self {
+            redirect_uri: Some(&req.redirect_uri),
+            redirect_uri_given: req.redirect_uri_given,
+            scope: req.scope_set(),
+            nonce: req.nonce.as_deref(),
+            code_challenge: req.code_challenge.as_deref(),
+        }
+    }
+}
+
+/// Records the grant and issues a single-use code bound to `terms`, for what of their
+/// scope the user may hold.
+fn issue_code<'a>(
     cx: Context<'_>,
     client: &Client,
-    req: &AuthorizationRequest,
+    terms: impl Into<CodeTerms<'a>>,
     user: &SessionUser,
     remember: bool,
 ) -> Result<String> {
+    let terms = terms.into();
     let (db, now) = (cx.db, cx.now);
     let code = secret::new_token(CODE_PREFIX);
     let hash = secret::token_hash(&code);
-    let scope = holdable_by(db, &user.id, req.scope_set())?.to_string();
+    let scope = holdable_by(db, &user.id, terms.scope)?.to_string();
     write(&mut *db.conn()?, |conn| {
         let grant_id = grants::upsert(
             conn,
@@ -196,11 +222,14 @@ fn issue_code(
                 user_id: user.id.clone(),
                 grant_id,
                 family_id: secret::new_id(),
-                redirect_uri: req.redirect_uri.as_str().to_owned(),
-                redirect_uri_given: req.redirect_uri_given,
+                // The column holds the empty text for no redirect URI.
+                redirect_uri: terms
+                    .redirect_uri
+                    .map_or_else(String::new, |uri| uri.as_str().to_owned()),
+                redirect_uri_given: terms.redirect_uri_given,
                 scope,
-                nonce: req.nonce.clone(),
-                code_challenge: req.code_challenge.clone(),
+                nonce: terms.nonce.map(str::to_owned),
+                code_challenge: terms.code_challenge.map(str::to_owned),
                 auth_time: user.auth_time,
                 created_at: now,
                 expires_at: now + cx.settings.auth_code_ttl.as_secs() as i64,

@@ -1,9 +1,9 @@
 //! `/oauth2/code`: a code or token for the signed-in user of a first-party app, without
 //! the pages, when the user already granted what is asked.
 
-use super::{holdable_by, issue_code, remembered_covers, Context, SessionUser};
+use super::{holdable_by, issue_code, remembered_covers, CodeTerms, Context, SessionUser};
 use crate::error::{Error, Result};
-use crate::protocol::authorize::{self, AuthorizationRequest, ResponseMode};
+use crate::protocol::authorize;
 use crate::protocol::client::RedirectUri;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::time::Timestamp;
@@ -67,34 +67,28 @@ pub fn shortcut(
                     OAuthError::invalid_request("nonce is longer than 512 characters").into(),
                 );
             }
-            // A code is bound to a redirect URI the token request may repeat; the
-            // client's first is the one the shortcut stands for.
-            let first = client.redirect_uris.first().ok_or_else(|| {
-                OAuthError::invalid_request(
-                    "the client has no registered redirect_uri, so it cannot be given a code",
-                )
-            })?;
-            let redirect_uri = RedirectUri::registered(first).map_err(Error::internal)?;
-            let req = AuthorizationRequest {
-                client_id: client.id.clone(),
-                redirect_uri,
+            // The shortcut stands for the client's first registered redirect URI,
+            // which the token request may repeat.
+            let redirect_uri = client
+                .redirect_uris
+                .first()
+                .map(|first| RedirectUri::registered(first))
+                .transpose()
+                .map_err(Error::internal)?;
+            let nonce = binding.nonce.filter(|n| !n.is_empty());
+            let terms = CodeTerms {
+                redirect_uri: redirect_uri.as_ref(),
                 redirect_uri_given: false,
-                response_mode: ResponseMode::Query,
-                scope: scope.clone(),
-                state: None,
-                nonce: binding.nonce.filter(|n| !n.is_empty()),
-                code_challenge,
-                prompt: Vec::new(),
-                max_age: None,
-                login_hint: None,
-                id_token_hint: None,
+                scope: &scope,
+                nonce: nonce.as_deref(),
+                code_challenge: code_challenge.as_deref(),
             };
             let cx = Context {
                 db,
                 settings: issuer.settings,
                 now,
             };
-            issue_code(cx, &client, &req, user, false)
+            issue_code(cx, &client, terms, user, false)
         }
     }
 }

@@ -8,7 +8,6 @@ use openidconnect::{AuthType, OAuth2TokenResponse, RequestTokenError, Scope};
 use serde_json::json;
 
 use crate::helpers::browser::{Landing, SIGNS_IN_AND_ALLOWS};
-use crate::helpers::census::census;
 use crate::helpers::relying_party::{
     base64_url, fixture, relying_party, start, CALLBACK, RP_SECRET,
 };
@@ -348,27 +347,38 @@ async fn the_first_party_shortcut_needs_a_session_and_a_grant(backend: Backend) 
     assert_error(r, 400, "invalid_scope").await;
 }
 
-/// A code is bound to a redirect URI that the token request may repeat (RFC 6749
-/// §4.1.3); a client that registered none gets no code, and the refusal writes nothing.
-async fn the_shortcut_gives_no_code_to_a_client_without_a_redirect_uri(backend: Backend) {
+/// A first-party client that registered no redirect URI still gets a code from the
+/// shortcut (SPEC: whenever the scopes are granted). The code is bound to no redirect
+/// URI: its exchange names none, and one that names any is refused without spending it.
+async fn the_shortcut_code_of_a_client_without_a_redirect_uri_is_bound_to_none(backend: Backend) {
     let f = fixture(backend).await;
-    f.app.register(json!({ "client_id": "portal", "client_secret": "portal secret of at least 32 chars", "skip_consent": true, "scope": "openid profile" }));
+    let secret = "portal secret of at least 32 chars";
+    f.app.register(json!({ "client_id": "portal", "client_secret": secret, "skip_consent": true, "scope": "openid profile" }));
     f.browser.sign_in("ann", "ann's password").await;
-    let url = |kind: &str| {
-        f.app.url(&format!(
-            "/oauth2/code?client_id=portal&scope=openid&type={kind}"
-        ))
+    let got = f
+        .browser
+        .http
+        .get(f.app.url("/oauth2/code?client_id=portal&scope=openid"))
+        .send()
+        .await
+        .unwrap();
+    let body = json(got).await;
+    assert_eq!(body["type"], "code", "{body}");
+    let code = body["code"].as_str().unwrap();
+    let exchange = |extra: Option<(&'static str, &'static str)>| {
+        let mut form = vec![("grant_type", "authorization_code"), ("code", code)];
+        form.extend(extra);
+        f.app
+            .http
+            .post(f.app.url("/oauth2/token"))
+            .basic_auth("portal", Some(secret))
+            .form(&form)
+            .send()
     };
-    let before = census(&f.app);
-    let r = f.browser.http.get(url("code")).send().await.unwrap();
-    let body = assert_error(r, 400, "invalid_request").await;
-    assert_eq!(
-        body["error_description"],
-        "the client has no registered redirect_uri, so it cannot be given a code"
-    );
-    assert_eq!(census(&f.app), before);
-    let body = json(f.browser.http.get(url("token")).send().await.unwrap()).await;
-    assert_eq!(body["type"], "token");
+    let named = exchange(Some(("redirect_uri", CALLBACK))).await.unwrap();
+    assert_error(named, 400, "invalid_grant").await;
+    let exchanged = exchange(None).await.unwrap();
+    assert_eq!(exchanged.status(), 200);
 }
 
 async fn jwt_access_tokens_are_signed_rfc_9068_tokens(backend: Backend) {
@@ -537,7 +547,7 @@ on_both_backends!(
     tokens_and_secrets_are_stored_only_as_hashes,
     concurrent_writers_all_succeed,
     the_first_party_shortcut_needs_a_session_and_a_grant,
-    the_shortcut_gives_no_code_to_a_client_without_a_redirect_uri,
+    the_shortcut_code_of_a_client_without_a_redirect_uri_is_bound_to_none,
     jwt_access_tokens_are_signed_rfc_9068_tokens,
     the_password_grant_is_only_for_clients_that_list_it,
 );
