@@ -242,9 +242,7 @@ pub fn replace(
         secret_hash: hash(&secret)?,
         owner_id: owner_id(db, draft.owner.as_deref())?,
     };
-    if !db.change(&mut *db.conn()?, |tx| {
-        store::replace(tx, &write, keep_secret, now)
-    })? {
+    if !db.change(|tx| store::replace(tx, &write, keep_secret, now))? {
         return Err(Error::not_found("client", id));
     }
     Ok(ClientView::new(&get(db, None, id)?, secret))
@@ -275,7 +273,7 @@ pub fn list(
 
 pub fn delete(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
     get(db, actor, id)?;
-    if !db.change(&mut *db.conn()?, |tx| store::delete(tx, id))? {
+    if !db.change(|tx| store::delete(tx, id))? {
         return Err(Error::not_found("client", id));
     }
     Ok(())
@@ -296,9 +294,7 @@ pub fn rotate_secret(
     }
     let secret = secret::random_string(32);
     let hash = secret::hash_secret(&secret).map_err(Error::internal)?;
-    if !db.change(&mut *db.conn()?, |tx| {
-        store::set_secret_hash(tx, id, &hash, now)
-    })? {
+    if !db.change(|tx| store::set_secret_hash(tx, id, &hash, now))? {
         return Err(Error::not_found("client", id));
     }
     Ok(Secret::new(secret))
@@ -339,9 +335,7 @@ pub fn set_logo(
         Error::UnsupportedMediaType("the logo must be a PNG, JPEG or GIF image".into())
     })?;
     let budget = held_to_quotas(actor).then_some(quotas.logo_bytes_per_owner);
-    if !db.change(&mut *db.conn()?, |tx| {
-        logos::put_logo(tx, id, content_type, data, budget, now)
-    })? {
+    if !db.change(|tx| logos::put_logo(tx, id, content_type, data, budget, now))? {
         return Err(Error::not_found("client", id));
     }
     Ok(())
@@ -349,7 +343,7 @@ pub fn set_logo(
 
 pub fn delete_logo(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
     get(db, actor, id)?;
-    if !db.change(&mut *db.conn()?, |tx| logos::delete_logo(tx, id))? {
+    if !db.change(|tx| logos::delete_logo(tx, id))? {
         return Err(Error::NotFound(format!("client {id:?} has no logo")));
     }
     Ok(())

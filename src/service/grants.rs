@@ -75,7 +75,7 @@ pub fn revoke_connection(db: &Db, user_id: &str, client_id: &str, now: Timestamp
     let mut conn = db.conn()?;
     let grant = store::find(&mut conn, user_id, client_id)?
         .ok_or_else(|| Error::NotFound(format!("no connection with client {client_id:?}")))?;
-    db.change(&mut conn, |tx| store::remove(tx, &grant.id, now))?;
+    db.change_on(&mut conn, |tx| store::remove(tx, &grant.id, now))?;
     Ok(())
 }
 
@@ -139,7 +139,7 @@ pub fn list(
 }
 
 pub fn remove(db: &Db, id: &str, now: Timestamp) -> Result<()> {
-    if !db.change(&mut *db.conn()?, |tx| store::remove(tx, id, now))? {
+    if !db.change(|tx| store::remove(tx, id, now))? {
         return Err(Error::not_found("authorization", id));
     }
     Ok(())
@@ -153,6 +153,6 @@ pub fn remove_for(db: &Db, subject: &str, client_id: &str, now: Timestamp) -> Re
     let mut conn = db.conn()?;
     let grant = store::find(&mut conn, &user_id, client_id)?
         .ok_or_else(|| Error::NotFound(format!("{subject:?} has not authorized {client_id:?}")))?;
-    db.change(&mut conn, |tx| store::remove(tx, &grant.id, now))?;
+    db.change_on(&mut conn, |tx| store::remove(tx, &grant.id, now))?;
     Ok(1)
 }

@@ -204,7 +204,7 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     let ends_sessions = patch.password.is_some() || (user.is_admin && patch.admin == Some(false));
     if let Some(v) = patch.admin {
         if user.is_admin && !v {
-            db.change(&mut *db.conn()?, |tx| store::demote(tx, username))?;
+            db.change(|tx| store::demote(tx, username))?;
         }
         user.is_admin = v;
     }
@@ -220,14 +220,12 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
         user.password_hash = secret::hash_secret(password.expose_str()).map_err(Error::internal)?;
     }
     user.updated_at = now;
-    db.change(&mut *db.conn()?, |tx| store::update(tx, &user))?;
+    db.change(|tx| store::update(tx, &user))?;
     if ends_sessions {
         super::sessions::end_all(db, &user.id)?;
     }
     if password_changed {
-        db.change(&mut *db.conn()?, |tx| {
-            crate::storage::tokens::revoke_for_user(tx, &user.id, now)
-        })?;
+        db.change(|tx| crate::storage::tokens::revoke_for_user(tx, &user.id, now))?;
     }
     Ok(UserView::from(&user))
 }
@@ -238,7 +236,7 @@ pub fn list(db: &Db, page: Page) -> Result<(Vec<UserView>, i64)> {
 }
 
 pub fn delete(db: &Db, username: &str) -> Result<()> {
-    if !db.change(&mut *db.conn()?, |tx| store::delete(tx, username))? {
+    if !db.change(|tx| store::delete(tx, username))? {
         return Err(Error::not_found("user", username));
     }
     Ok(())
@@ -262,7 +260,7 @@ fn revoke_tokens(db: &Db, username: &str, now: Timestamp) -> Result<usize> {
     let id = store::find_by_username(&mut conn, username)?
         .ok_or_else(|| Error::not_found("user", username))?
         .id;
-    db.change(&mut conn, |tx| {
+    db.change_on(&mut conn, |tx| {
         crate::storage::tokens::revoke_for_user(tx, &id, now)
     })
 }

@@ -200,7 +200,12 @@ impl Db {
     /// and moves their epoch once it has ended, so that this process never believes
     /// what the transaction changed. The storage functions that change such rows take
     /// the [`Tx`] only this makes.
-    pub fn change<T>(
+    pub fn change<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        self.change_on(&mut *self.conn()?, f)
+    }
+
+    /// [`Db::change`] on a connection the caller already holds.
+    pub fn change_on<T>(
         &self,
         conn: &mut DbConnection,
         f: impl FnOnce(&mut Tx<'_>) -> Result<T>,

@@ -46,7 +46,7 @@ impl Issuer<'_> {
             check_code_exchange(&issued, &client.id, redirect_uri, code_verifier, now)
         {
             if refusal == CodeRefusal::Replayed {
-                self.db.change(&mut conn, |tx| {
+                self.db.change_on(&mut conn, |tx| {
                     store::revoke_family(tx, &row.family_id, now)
                 })?;
             }
@@ -77,7 +77,7 @@ impl Issuer<'_> {
             Ok(true)
         })?;
         if !consumed {
-            self.db.change(&mut conn, |tx| {
+            self.db.change_on(&mut conn, |tx| {
                 store::revoke_family(tx, &row.family_id, now)
             })?;
             return Err(Error::OAuth(CodeRefusal::Replayed.to_oauth()));

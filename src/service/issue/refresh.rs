@@ -81,7 +81,7 @@ impl Issuer<'_> {
                 .as_ref()
                 .map(|t| secret::token_hash(t.expose_str()))
                 .unwrap_or_default();
-            let rotated = self.db.change(&mut conn, |tx| {
+            let rotated = self.db.change_on(&mut conn, |tx| {
                 if !store::mark_rotated(tx, &hash, &sealed, &successor_hash, now)? {
                     return Ok(false);
                 }
@@ -124,7 +124,7 @@ impl Issuer<'_> {
         }
         if let Some(family) = &t.family_id {
             self.db
-                .change(conn, |tx| store::revoke_family(tx, family, now))?;
+                .change_on(conn, |tx| store::revoke_family(tx, family, now))?;
         }
         Err(invalid_grant(
             "the refresh token was already used; its family is revoked",

@@ -37,7 +37,7 @@ pub fn flush(db: &Db, before: Timestamp) -> Result<Flushed> {
     Ok(Flushed {
         deleted: in_batches(db, "tokens", |c| {
             // A cut-off in the future removes live tokens too.
-            db.change(c, |tx| store::flush_batch(tx, before, FLUSH_BATCH))
+            db.change_on(c, |tx| store::flush_batch(tx, before, FLUSH_BATCH))
         })?,
         codes_deleted: in_batches(db, "codes", |c| {
             crate::storage::codes::delete_expired(c, before, FLUSH_BATCH)

@@ -218,9 +218,9 @@ pub fn revoke(db: &Db, client: &Client, token: &str, now: Timestamp) -> Result<(
     // Revoking a refresh token ends the whole grant it belongs to (RFC 7009 §2.1).
     match (&record.token.family_id, record.token.kind) {
         (Some(family), TokenKind::Refresh) => {
-            db.change(&mut conn, |tx| store::revoke_family(tx, family, now))?
+            db.change_on(&mut conn, |tx| store::revoke_family(tx, family, now))?
         }
-        _ => usize::from(db.change(&mut conn, |tx| store::revoke(tx, &hash, now))?),
+        _ => usize::from(db.change_on(&mut conn, |tx| store::revoke(tx, &hash, now))?),
     };
     Ok(())
 }
