@@ -20,6 +20,7 @@ use serde_json::Value;
 
 pub mod browser;
 pub mod census;
+pub mod listener;
 pub mod relying_party;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,45 +10,32 @@ use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
 use headless_chrome::{Browser, LaunchOptions, Tab};
 use openidconnect::{AuthorizationCode, Nonce, TokenResponse};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::helpers::listener::{serve, Reply};
 use crate::helpers::relying_party::{fixture, relying_party, start};
 use crate::helpers::Backend;
 
 /// A stand-in for the relying party's callback: answers every request with a short page
-/// and reports the first request line it saw.
+/// and reports the target of each request to `/callback`.
 async fn callback_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 8192];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]).to_string();
-            let line = request.lines().next().unwrap_or("").to_owned();
-            let body = "<!doctype html><title>Reading Room</title><h1>Signed in</h1>";
-            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-            let _ = socket.write_all(response.as_bytes()).await;
-            if line.contains("/callback") {
-                let _ = tx.send(line);
-            }
+    let port = serve(move |target: String| {
+        if target.starts_with("/callback") {
+            let _ = tx.send(target);
         }
-    });
+        async { Reply::Page("<!doctype html><title>Reading Room</title><h1>Signed in</h1>".into()) }
+    })
+    .await;
     (port, rx)
 }
 
 /// The next redirect the callback listener received.
 async fn landed(callback: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> url::Url {
-    let line = tokio::time::timeout(Duration::from_secs(5), callback.recv())
+    let target = tokio::time::timeout(Duration::from_secs(20), callback.recv())
         .await
-        .unwrap()
+        .expect("the browser landed on the callback")
         .unwrap();
-    let path = line.split(' ').nth(1).unwrap();
-    url::Url::parse(&format!("http://127.0.0.1{path}")).unwrap()
+    url::Url::parse(&format!("http://127.0.0.1{target}")).unwrap()
 }
 
 fn launch() -> Browser {

@@ -4,9 +4,9 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::browser::{Landing, Person, SIGNS_IN_AND_ALLOWS};
+use crate::helpers::listener::{serve, Reply};
 use crate::helpers::relying_party::{fixture_with, start, Fixture, CALLBACK};
 use crate::helpers::{assert_error, json, Backend};
 
@@ -32,81 +32,71 @@ struct Shared {
 /// The consent app: reads the request, answers it per `mode`, and redirects the browser
 /// to where the server says.
 async fn consent_app() -> (u16, Arc<Mutex<Shared>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let shared = Arc::new(Mutex::new(Shared::default()));
     let state = shared.clone();
-    tokio::spawn(async move {
-        let http = reqwest::Client::new();
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 8192];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
-            let request = String::from_utf8_lossy(&buf[..n]).to_string();
-            let target = request.split(' ').nth(1).unwrap_or("/").to_owned();
-            let url = url::Url::parse(&format!("http://app{target}")).unwrap();
-            let challenge = url
-                .query_pairs()
-                .find(|(k, _)| k == "consent_challenge")
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default();
-            let (base, token, mode) = {
-                let s = state.lock().unwrap();
-                (
-                    s.base.clone(),
-                    s.token.clone(),
-                    s.mode.unwrap_or(Mode::Hold),
-                )
-            };
-            let view: Value = http
-                .get(format!("{base}/admin/consent-requests/{challenge}"))
-                .bearer_auth(&token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            {
-                let mut s = state.lock().unwrap();
-                s.seen.push(view);
-                s.challenges.push(challenge.clone());
-            }
-            let answer = match mode {
-                Mode::Accept => Some((
-                    "accept",
-                    json!({ "grant_scope": ["openid", "email"], "remember": true }),
-                )),
-                Mode::Reject => Some((
-                    "reject",
-                    json!({ "error": "access_denied", "error_description": "not today" }),
-                )),
-                Mode::Hold => None,
-            };
-            let response = match answer {
-                Some((verb, body)) => {
-                    let reply: Value = http
-                        .put(format!("{base}/admin/consent-requests/{challenge}/{verb}"))
-                        .bearer_auth(&token)
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap()
-                        .json()
-                        .await
-                        .unwrap();
-                    let to = reply["redirect_to"].as_str().unwrap().to_owned();
-                    format!("HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                }
-                None => "HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\nwait"
-                    .to_owned(),
-            };
-            let _ = socket.write_all(response.as_bytes()).await;
-        }
-    });
+    let http = reqwest::Client::new();
+    let port = serve(move |target: String| {
+        let (state, http) = (state.clone(), http.clone());
+        async move { answer(&state, &http, &target).await }
+    })
+    .await;
     (port, shared)
+}
+
+async fn answer(state: &Mutex<Shared>, http: &reqwest::Client, target: &str) -> Reply {
+    if !target.starts_with("/consent") {
+        return Reply::Page(String::new());
+    }
+    let url = url::Url::parse(&format!("http://app{target}")).unwrap();
+    let challenge = url
+        .query_pairs()
+        .find(|(k, _)| k == "consent_challenge")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let (base, token, mode) = {
+        let s = state.lock().unwrap();
+        (
+            s.base.clone(),
+            s.token.clone(),
+            s.mode.unwrap_or(Mode::Hold),
+        )
+    };
+    let view: Value = http
+        .get(format!("{base}/admin/consent-requests/{challenge}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    {
+        let mut s = state.lock().unwrap();
+        s.seen.push(view);
+        s.challenges.push(challenge.clone());
+    }
+    let (verb, body) = match mode {
+        Mode::Accept => (
+            "accept",
+            json!({ "grant_scope": ["openid", "email"], "remember": true }),
+        ),
+        Mode::Reject => (
+            "reject",
+            json!({ "error": "access_denied", "error_description": "not today" }),
+        ),
+        Mode::Hold => return Reply::Page("wait".into()),
+    };
+    let reply: Value = http
+        .put(format!("{base}/admin/consent-requests/{challenge}/{verb}"))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    Reply::Redirect(reply["redirect_to"].as_str().unwrap().to_owned())
 }
 
 async fn a_consent_app_answers_for_the_server(backend: Backend) {
