@@ -115,35 +115,27 @@ fn validate_password(password: &str, username: &str) -> Result<()> {
 pub fn create(db: &Db, user: NewUser, now: Timestamp) -> Result<UserView> {
     validate_username(&user.username)?;
     validate_password(user.password.expose_str(), &user.username)?;
-    validate_contact(
-        user.email.as_deref(),
-        user.name.as_deref(),
-        user.phone_number.as_deref(),
-        user.address.as_deref(),
-    )?;
-    let record = UserRecord {
+    let mut record = UserRecord {
         id: secret::new_id(),
         username: user.username,
         email: user.email,
         name: user.name,
-        password_hash: secret::hash_secret(user.password.expose_str()).map_err(Error::internal)?,
+        password_hash: String::new(),
         is_admin: user.admin,
         created_at: now,
         updated_at: now,
         phone_number: user.phone_number,
         address: user.address,
     };
+    validate_contact(&record)?;
+    record.password_hash =
+        secret::hash_secret(user.password.expose_str()).map_err(Error::internal)?;
     store::insert(&mut *db.conn()?, &record)?;
     Ok(UserView::from(&record))
 }
 
-fn validate_contact(
-    email: Option<&str>,
-    name: Option<&str>,
-    phone: Option<&str>,
-    address: Option<&str>,
-) -> Result<()> {
-    if let Some(email) = email {
+fn validate_contact(user: &UserRecord) -> Result<()> {
+    if let Some(email) = &user.email {
         if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
             return Err(Error::InvalidRequest(format!(
                 "{email:?} is not an email address"
@@ -151,9 +143,9 @@ fn validate_contact(
         }
     }
     for (field, value, max) in [
-        ("name", name, 200),
-        ("phone_number", phone, 40),
-        ("address", address, 500),
+        ("name", &user.name, 200),
+        ("phone_number", &user.phone_number, 40),
+        ("address", &user.address, 500),
     ] {
         if let Some(v) = value {
             if v.chars().count() > max || v.chars().any(char::is_control) {
@@ -198,34 +190,39 @@ pub fn update(db: &Db, username: &str, patch: UserPatch, now: Timestamp) -> Resu
     if let Some(v) = patch.address {
         user.address = v;
     }
-    // Losing the admin flag or the password ends every session: whoever holds one of
-    // them signed in under what no longer holds. A new password also revokes the user's
-    // tokens (below): the old one may have leaked.
-    let ends_sessions = patch.password.is_some() || (user.is_admin && patch.admin == Some(false));
-    if let Some(v) = patch.admin {
-        if user.is_admin && !v {
-            db.change(|tx| store::demote(tx, username))?;
+    validate_contact(&user)?;
+    let new_hash = match &patch.password {
+        Some(password) => {
+            validate_password(password.expose_str(), username)?;
+            Some(secret::hash_secret(password.expose_str()).map_err(Error::internal)?)
         }
+        None => None,
+    };
+    // Every check is behind us: a refused update changes nothing.
+    let demoted = user.is_admin && patch.admin == Some(false);
+    if let Some(v) = patch.admin {
         user.is_admin = v;
     }
-    validate_contact(
-        user.email.as_deref(),
-        user.name.as_deref(),
-        user.phone_number.as_deref(),
-        user.address.as_deref(),
-    )?;
-    let password_changed = patch.password.is_some();
-    if let Some(password) = patch.password {
-        validate_password(password.expose_str(), username)?;
-        user.password_hash = secret::hash_secret(password.expose_str()).map_err(Error::internal)?;
+    if let Some(hash) = &new_hash {
+        user.password_hash = hash.clone();
     }
     user.updated_at = now;
-    db.change(|tx| store::update(tx, &user))?;
-    if ends_sessions {
+    db.change(|tx| {
+        if demoted {
+            store::demote(tx, username)?;
+        }
+        store::update(tx, &user)?;
+        // A new password is for the case where the old one leaked: what was obtained
+        // with it stops working too.
+        if new_hash.is_some() {
+            crate::storage::tokens::revoke_for_user(tx, &user.id, now)?;
+        }
+        Ok(())
+    })?;
+    // Losing the admin flag or the password ends every session: whoever holds one of
+    // them signed in under what no longer holds.
+    if demoted || new_hash.is_some() {
         super::sessions::end_all(db, &user.id)?;
-    }
-    if password_changed {
-        db.change(|tx| crate::storage::tokens::revoke_for_user(tx, &user.id, now))?;
     }
     Ok(UserView::from(&user))
 }

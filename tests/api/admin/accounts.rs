@@ -104,6 +104,42 @@ async fn a_new_password_revokes_the_tokens_the_old_one_got(backend: Backend) {
     assert_eq!(refreshes(&f.app, &refresh).await, 200);
 }
 
+/// Every check of an update comes before any of its writes: a demotion, a new password
+/// or a sign-out never happens on the way to a 400.
+async fn a_refused_update_changes_nothing(backend: Backend) {
+    let f = fixture(backend).await;
+    f.app.user_token("root", true, "");
+    let system = f.app.admin_token("users:write").await;
+    let r = f
+        .app
+        .patch_as("/admin/users/ann", &system, &json!({"admin": true}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let (access, refresh) = tokens_of_ann(&f, "ann's password").await;
+    let before = crate::helpers::census::census(&f.app);
+    for (patch, field) in [
+        (json!({"admin": false, "email": "not an address"}), "email"),
+        (json!({"admin": false, "password": "password"}), "password"),
+        (
+            json!({"admin": false, "password": "ann's next long password", "phone_number": "1".repeat(41)}),
+            "phone_number",
+        ),
+    ] {
+        let r = f.app.patch_as("/admin/users/ann", &system, &patch).await;
+        let body = assert_error(r, 400, "invalid_request").await;
+        assert!(
+            body["error_description"].as_str().unwrap().contains(field),
+            "{patch}: {body}"
+        );
+        assert!(is_admin(&f.app, "ann").await, "{patch}: still an admin");
+        assert!(active(&f.app, &access).await, "{patch}: her token holds");
+        assert_eq!(crate::helpers::census::census(&f.app), before, "{patch}");
+    }
+    assert_eq!(refreshes(&f.app, &refresh).await, 200);
+    // And her old password still signs her in.
+    tokens_of_ann(&f, "ann's password").await;
+}
+
 async fn is_admin(app: &TestApp, username: &str) -> bool {
     portcullis::service::users::get(&app.db, username)
         .map(|u| u.admin)
@@ -417,4 +453,5 @@ on_both_backends!(
     a_new_password_revokes_the_tokens_the_old_one_got,
     the_last_admin_stays,
     two_admins_demoting_each_other_at_once_leave_one,
+    a_refused_update_changes_nothing,
 );
