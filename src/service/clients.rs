@@ -176,12 +176,24 @@ fn secret_for(draft: &ClientDraft) -> Option<Secret<String>> {
     }
 }
 
-fn hash(secret: &Option<Secret<String>>) -> Result<Option<String>> {
-    secret
+/// What is stored for a registration: the secret only as its hash, the owner by id.
+fn client_write<'a>(
+    db: &Db,
+    id: &'a str,
+    draft: &'a ClientDraft,
+    secret: &Option<Secret<String>>,
+) -> Result<ClientWrite<'a>> {
+    let secret_hash = secret
         .as_ref()
         .map(|s| secret::hash_secret(s.expose_str()))
         .transpose()
-        .map_err(Error::internal)
+        .map_err(Error::internal)?;
+    Ok(ClientWrite {
+        id,
+        draft,
+        secret_hash,
+        owner_id: owner_id(db, draft.owner.as_deref())?,
+    })
 }
 
 /// Registers a client. A confidential client without a chosen secret gets a generated
@@ -197,12 +209,7 @@ pub fn create(
     check_metadata(actor, &draft)?;
     let id = draft.id.clone().unwrap_or_else(secret::new_id);
     let secret = secret_for(&draft);
-    let write = ClientWrite {
-        id: &id,
-        draft: &draft,
-        secret_hash: hash(&secret)?,
-        owner_id: owner_id(db, draft.owner.as_deref())?,
-    };
+    let write = client_write(db, &id, &draft, &secret)?;
     let most_owned = held_to_quotas(actor).then_some(quotas.clients_per_owner);
     store::insert(&mut *db.conn()?, &write, most_owned, now)?;
     Ok(ClientView::new(&get(db, None, &id)?, secret))
@@ -236,12 +243,7 @@ pub fn replace(
     } else {
         secret_for(&draft)
     };
-    let write = ClientWrite {
-        id,
-        draft: &draft,
-        secret_hash: hash(&secret)?,
-        owner_id: owner_id(db, draft.owner.as_deref())?,
-    };
+    let write = client_write(db, id, &draft, &secret)?;
     if !db.change(|tx| store::replace(tx, &write, keep_secret, now))? {
         return Err(Error::not_found("client", id));
     }

@@ -14,27 +14,19 @@ use crate::storage::tokens::{self as store, TokenRecord};
 use crate::storage::Db;
 
 /// An introspection answer (RFC 7662 §2.2). Inactive tokens say only `active: false`.
+#[serde_with::skip_serializing_none]
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct Introspection {
     pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<String>,
     /// `access_token` or `refresh_token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_use: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub iat: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
 }
 
