@@ -185,6 +185,57 @@ mod tests {
     use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet};
     use openidconnect::{ClientId, PrivateSigningKey};
 
+    #[test]
+    fn rfc_9068_2_an_access_token_jwt_is_typed_and_never_for_the_client() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let key =
+            SigningKey::load("k", Algorithm::EdDsa, &generate(Algorithm::EdDsa).unwrap()).unwrap();
+        let decode = |part: &str| -> serde_json::Value {
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        };
+        let one = vec!["https://api.example".to_owned()];
+        let two = vec![
+            "https://a.example".to_owned(),
+            "https://b.example".to_owned(),
+        ];
+        for (audience, auth_time, aud) in [
+            (&one, None, json!("https://api.example")),
+            (
+                &two,
+                Some(1_000),
+                json!(["https://a.example", "https://b.example"]),
+            ),
+        ] {
+            let input = AccessTokenJwt {
+                issuer: "https://id.example",
+                audience,
+                client_id: "reading-room",
+                subject: "u-1",
+                scope: "openid profile",
+                now: 1_700_000_000,
+                ttl_secs: 600,
+                auth_time,
+            };
+            let jwt = access_token_jwt(&key, &input).unwrap();
+            let parts: Vec<&str> = jwt.split('.').collect();
+            assert_eq!(decode(parts[0])["typ"], "at+jwt");
+            let claims = decode(parts[1]);
+            assert_eq!(claims["aud"], aud);
+            assert_eq!(claims["iss"], "https://id.example");
+            assert_eq!(claims["sub"], "u-1");
+            assert_eq!(claims["client_id"], "reading-room");
+            assert_eq!(claims["scope"], "openid profile");
+            assert_eq!(claims["iat"], 1_700_000_000);
+            assert_eq!(claims["exp"], 1_700_000_600);
+            assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
+            assert_eq!(
+                claims.get("auth_time").cloned(),
+                auth_time.map(|t| json!(t))
+            );
+        }
+    }
+
     fn user() -> UserClaims {
         UserClaims {
             sub: "u-1".into(),

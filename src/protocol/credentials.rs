@@ -187,6 +187,22 @@ mod tests {
     }
 
     #[test]
+    fn rfc_6749_2_3_credentials_that_do_not_agree_or_cannot_exist_are_refused() {
+        let cases = [
+            (Some(basic("a:b")), Some("other"), None, "invalid_request"),
+            (None, None, Some("s"), "invalid_request"),
+            (None, Some("a\u{0}b"), Some("s"), "invalid_client"),
+            (Some(basic("a\u{1}:b")), None, None, "invalid_client"),
+        ];
+        for (header, id, secret, code) in cases {
+            let err = ClientCredentials::from_request(header.as_deref(), id, secret).unwrap_err();
+            assert_eq!(err.code.as_str(), code, "{header:?} {id:?} {secret:?}");
+        }
+        let same = ClientCredentials::from_request(Some(&basic("a:b")), Some("a"), None).unwrap();
+        assert!(matches!(same, Some(ClientCredentials::Basic { .. })));
+    }
+
+    #[test]
     fn body_credentials_and_public_clients_are_recognised() {
         let post = ClientCredentials::from_request(None, Some("a"), Some("s")).unwrap();
         assert!(matches!(post, Some(ClientCredentials::Post { .. })));

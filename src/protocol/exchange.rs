@@ -201,19 +201,22 @@ mod tests {
     }
 
     #[test]
-    fn a_replayed_code_is_invalid_grant_and_a_missing_parameter_invalid_request() {
-        assert_eq!(
-            CodeRefusal::Replayed.to_oauth().code,
-            ErrorCode::InvalidGrant
-        );
-        assert_eq!(
-            CodeRefusal::VerifierMissing.to_oauth().code,
-            ErrorCode::InvalidRequest
-        );
-        assert_eq!(
-            CodeRefusal::RedirectUriMissing.to_oauth().code,
-            ErrorCode::InvalidRequest
-        );
+    fn rfc_6749_5_2_a_missing_parameter_is_invalid_request_every_other_refusal_invalid_grant() {
+        use CodeRefusal::*;
+        for (refusal, code) in [
+            (OtherClient, ErrorCode::InvalidGrant),
+            (Replayed, ErrorCode::InvalidGrant),
+            (Expired, ErrorCode::InvalidGrant),
+            (RedirectUriDiffers, ErrorCode::InvalidGrant),
+            (RedirectUriMissing, ErrorCode::InvalidRequest),
+            (VerifierMismatch, ErrorCode::InvalidGrant),
+            (VerifierMissing, ErrorCode::InvalidRequest),
+            (UnexpectedVerifier, ErrorCode::InvalidGrant),
+        ] {
+            let error = refusal.to_oauth();
+            assert_eq!(error.code, code, "{refusal:?}");
+            assert!(!error.description.is_empty(), "{refusal:?}");
+        }
     }
 
     #[test]

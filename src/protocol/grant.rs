@@ -86,6 +86,30 @@ mod tests {
     }
 
     #[test]
+    fn rfc_6749_4_4_only_confidential_clients_registered_for_it_use_client_credentials() {
+        // Registration refuses this pair; a row written otherwise must still not pass.
+        let mut public = client(&["authorization_code"], "clients:read", true);
+        public.grant_types.push(GrantType::ClientCredentials);
+        let unregistered = client(&["authorization_code"], "clients:read", false);
+        for c in [&public, &unregistered] {
+            let e = client_credentials_scope(c, None).unwrap_err();
+            assert_eq!(e.code, ErrorCode::UnauthorizedClient, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn rfc_6749_3_3_a_malformed_or_made_up_scope_is_invalid_scope_and_not_repeated() {
+        let c = client(&["client_credentials"], "clients:read", false);
+        let e = allowed_scope(&c, "clients:read a\"b").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+        let e = allowed_scope(&c, "clients:read <script>made-up users:write").unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+        assert!(e.description.contains("users:write"), "{e:?}");
+        assert!(!e.description.contains("script"), "{e:?}");
+        assert!(!e.description.contains("made-up"), "{e:?}");
+    }
+
+    #[test]
     fn scope_escalation_is_invalid_scope() {
         let c = client(&["client_credentials"], "clients:read", false);
         let err = client_credentials_scope(&c, Some("clients:read clients:write")).unwrap_err();

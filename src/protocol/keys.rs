@@ -282,6 +282,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn key_states_and_rfc_7518_3_1_algorithm_names_read_back_exactly() {
+        for state in [
+            KeyState::Next,
+            KeyState::Current,
+            KeyState::Retired,
+            KeyState::Revoked,
+        ] {
+            assert_eq!(KeyState::parse(state.as_str()), Some(state));
+            assert_eq!(KeyState::try_from(state.as_str().to_owned()), Ok(state));
+        }
+        for text in ["Current", "", "active", "current "] {
+            assert_eq!(KeyState::parse(text), None, "{text:?}");
+            assert_eq!(
+                KeyState::try_from(text.to_owned()),
+                Err(KeyError::UnknownState(text.to_owned()))
+            );
+        }
+        for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {
+            assert_eq!(Algorithm::parse(alg.as_str()), Some(alg));
+        }
+        // Names are case-sensitive, and `none` is never a signing algorithm (RFC 8725 §3.1).
+        for text in ["rs256", "HS256", "EDDSA", "none", ""] {
+            assert_eq!(Algorithm::parse(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn material_of_another_algorithm_or_length_is_malformed() {
+        let rsa = generate(Algorithm::Rs256).unwrap();
+        let ed = generate(Algorithm::EdDsa).unwrap();
+        for (alg, text) in [
+            (Algorithm::Es256, rsa.as_str()),
+            (Algorithm::EdDsa, "not hex"),
+            (Algorithm::EdDsa, &ed[..62]),
+            (Algorithm::Rs256, ed.as_str()),
+            (Algorithm::Es256, "00"),
+        ] {
+            assert!(
+                matches!(
+                    SigningKey::load("k", alg, text),
+                    Err(KeyError::Malformed(_))
+                ),
+                "{alg:?} from {:.20}",
+                text
+            );
+        }
+    }
+
+    #[test]
     fn every_algorithm_signs_a_jwt_its_public_key_verifies() {
         use openidconnect::JsonWebKey;
         for alg in [Algorithm::Rs256, Algorithm::Es256, Algorithm::EdDsa] {

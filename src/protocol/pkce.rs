@@ -37,4 +37,23 @@ mod tests {
         ));
         assert!(!verify_s256("short", challenge));
     }
+
+    #[test]
+    fn rfc_7636_4_1_a_verifier_is_43_to_128_unreserved_characters() {
+        let unreserved = "aZ09-._~";
+        for (value, ok) in [
+            ("a".repeat(42), false),
+            ("a".repeat(43), true),
+            ("a".repeat(128), true),
+            ("a".repeat(129), false),
+            (unreserved.repeat(6), true),
+            (format!("{}+", "a".repeat(42)), false),
+            (format!("{}/", "a".repeat(42)), false),
+            (format!("{}=", "a".repeat(42)), false),
+            (format!("{}%", "a".repeat(42)), false),
+            (format!("{}é", "a".repeat(41)), false),
+        ] {
+            assert_eq!(is_well_formed(&value), ok, "{value:?}");
+        }
+    }
 }

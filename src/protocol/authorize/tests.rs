@@ -306,3 +306,26 @@ fn oidc_core_3_1_2_1_max_age_is_whole_non_negative_seconds() {
         assert_eq!(e.description, "max_age must be a whole number of seconds");
     }
 }
+
+#[test]
+fn rfc_6749_4_1_2_1_a_bad_client_id_is_shown_never_redirected() {
+    for (pairs, expected) in [
+        (&[][..], Err("client_id is required")),
+        (&[("client_id", "")][..], Err("client_id is required")),
+        (
+            &[("client_id", "a"), ("client_id", "b")][..],
+            Err("client_id was given more than once"),
+        ),
+        (&[("client_id", "reading-room")][..], Ok("reading-room")),
+    ] {
+        let params = params(pairs);
+        match (client_id(&params), expected) {
+            (Ok(id), Ok(want)) => assert_eq!(id, want),
+            (Err(AuthorizeFailure::Render(e)), Err(want)) => {
+                assert_eq!(e.code, ErrorCode::InvalidRequest, "{pairs:?}");
+                assert_eq!(e.description, want, "{pairs:?}");
+            }
+            (got, want) => panic!("{pairs:?}: {:?} instead of {want:?}", got.map_err(|_| ())),
+        }
+    }
+}

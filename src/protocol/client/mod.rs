@@ -222,6 +222,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_client_acts_with_its_owners_role_and_an_unowned_one_for_the_system() {
+        use crate::protocol::principal::Role;
+        let mut c = crate::protocol::testing::client(&["client_credentials"], "openid", false, &[]);
+        assert_eq!(c.acting_role(), Role::System);
+        c.owner = Some("ann".into());
+        assert_eq!(c.acting_role(), Role::User);
+        c.owner_is_admin = true;
+        assert_eq!(c.acting_role(), Role::Admin);
+    }
+
+    #[test]
+    fn access_token_formats_are_opaque_or_jwt_exactly() {
+        for f in [TokenFormat::Opaque, TokenFormat::Jwt] {
+            assert_eq!(TokenFormat::parse(f.as_str()), Some(f));
+        }
+        for text in ["JWT", "at+jwt", "", "Opaque"] {
+            assert_eq!(TokenFormat::parse(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
     fn client_ids_are_unreserved_characters_only() {
         assert!(validate_client_id("my-app_1.0~x").is_ok());
         for bad in [

@@ -140,3 +140,74 @@ fn unknown_grant_types_and_short_secrets_are_refused() {
     };
     assert!(secret.validate().unwrap_err().0.contains("client_secret"));
 }
+
+/// RFC 7591 §3.2.2: each refusal names the field that caused it.
+#[test]
+fn rfc_7591_3_2_2_every_refusal_names_its_field() {
+    let many: Vec<String> = (0..33)
+        .map(|i| format!("https://app.example/cb{i}"))
+        .collect();
+    let cases = [
+        (
+            ClientRequest {
+                client_type: Some("public".into()),
+                grant_types: Some(vec!["client_credentials".into()]),
+                ..Default::default()
+            },
+            "grant_types",
+        ),
+        (
+            ClientRequest {
+                client_uri: Some("ftp://app.example/".into()),
+                ..Default::default()
+            },
+            "client_uri",
+        ),
+        (
+            ClientRequest {
+                logo_uri: Some("javascript:alert(1)".into()),
+                ..Default::default()
+            },
+            "logo_uri",
+        ),
+        (
+            ClientRequest {
+                redirect_uris: Some(many),
+                ..Default::default()
+            },
+            "redirect_uris",
+        ),
+        (
+            ClientRequest {
+                client_name: Some("  ".into()),
+                ..Default::default()
+            },
+            "client_name",
+        ),
+        (
+            ClientRequest {
+                post_logout_redirect_uris: Some(vec!["http://app.example/bye".into()]),
+                ..Default::default()
+            },
+            "post_logout_redirect_uris",
+        ),
+        (
+            ClientRequest {
+                access_token_format: Some("JWT".into()),
+                ..Default::default()
+            },
+            "access_token_format",
+        ),
+        (
+            ClientRequest {
+                scope: Some("openid a\"b".into()),
+                ..Default::default()
+            },
+            "scope",
+        ),
+    ];
+    for (request, field) in cases {
+        let message = request.validate().unwrap_err().0;
+        assert!(message.starts_with(field), "{field}: {message}");
+    }
+}
