@@ -14,6 +14,7 @@ pub mod exchange;
 pub mod grant;
 pub mod guard;
 pub mod keys;
+pub mod merge_patch;
 pub mod pkce;
 pub mod principal;
 pub mod scope;

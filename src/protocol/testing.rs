@@ -30,6 +30,7 @@ pub fn client(grants: &[&str], scope: &str, public: bool, redirect_uris: &[&str]
         owner_is_admin: false,
         skip_consent: false,
         access_token_format: draft.access_token_format,
+        extras: draft.extras,
         has_logo: false,
         created_at: 0,
         updated_at: 0,

@@ -33,6 +33,7 @@ struct ClientRow {
     access_token_format: String,
     created_at: i64,
     updated_at: i64,
+    extras: String,
 }
 
 /// A client with the hash of its secret, for authentication.
@@ -78,6 +79,7 @@ impl ClientRow {
             access_token_format: d.access_token_format.as_str().to_owned(),
             created_at,
             updated_at,
+            extras: serde_json::to_string(&d.extras).map_err(Error::internal)?,
         })
     }
 
@@ -110,6 +112,7 @@ impl ClientRow {
                 .ok_or_else(|| corrupt("client_type"))?,
             access_token_format: TokenFormat::parse(&self.access_token_format)
                 .ok_or_else(|| corrupt("access_token_format"))?,
+            extras: serde_json::from_str(&self.extras).map_err(|_| corrupt("extras"))?,
             id: self.id,
             name: self.name,
             description: self.description,

@@ -42,6 +42,7 @@ diesel::table! {
         access_token_format -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        extras -> Text,
     }
 }
 

@@ -174,6 +174,7 @@ fn client() -> Client {
         owner_is_admin: false,
         skip_consent: false,
         access_token_format: draft.access_token_format,
+        extras: draft.extras,
         has_logo: false,
         created_at: 0,
         updated_at: 0,

@@ -3,7 +3,7 @@
 use actix_web::{delete, get, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{paginated, PageQuery};
+use super::{only_parameters, paginated, PageQuery};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
@@ -38,6 +38,7 @@ pub async fn list(
     filter: web::Query<AuthorizationFilter>,
 ) -> Result<HttpResponse> {
     bearer.require("authorizations:read")?;
+    only_parameters(&req, &["limit", "offset", "subject", "client_id"])?;
     let page = page.page()?;
     let AuthorizationFilter { subject, client_id } = filter.into_inner();
     let st = state.clone();
@@ -82,9 +83,11 @@ pub async fn remove(state: State, bearer: Bearer, id: web::Path<String>) -> Resu
 pub async fn remove_for(
     state: State,
     bearer: Bearer,
+    req: HttpRequest,
     filter: web::Query<AuthorizationFilter>,
 ) -> Result<HttpResponse> {
     bearer.require("authorizations:write")?;
+    only_parameters(&req, &["subject", "client_id"])?;
     let AuthorizationFilter { subject, client_id } = filter.into_inner();
     let (Some(subject), Some(client_id)) = (subject, client_id) else {
         return Err(Error::InvalidRequest(

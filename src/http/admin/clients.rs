@@ -1,10 +1,10 @@
 use actix_multipart::Multipart;
 use actix_web::http::header;
-use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{paginated, PageQuery};
+use super::{only_parameters, paginated, PageQuery};
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
@@ -19,6 +19,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(create)
         .service(get_one)
         .service(replace)
+        .service(update)
         .service(remove)
         .service(rotate_secret)
         .service(put_logo)
@@ -30,6 +31,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 pub struct OwnerQuery {
     /// Only clients owned by this username.
     owner: Option<String>,
+    /// The same as `owner` (the name older client registries gave it).
+    username: Option<String>,
 }
 
 /// List clients (never their secrets).
@@ -51,8 +54,19 @@ pub async fn list(
     owner: web::Query<OwnerQuery>,
 ) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:read")?;
+    only_parameters(&req, &["limit", "offset", "owner", "username"])?;
     let page = page.page()?;
-    let owner = owner.into_inner().owner;
+    let owner = match owner.into_inner() {
+        OwnerQuery {
+            owner: Some(o),
+            username: Some(u),
+        } if o != u => {
+            return Err(Error::InvalidRequest(
+                "owner and username name different users".into(),
+            ))
+        }
+        OwnerQuery { owner, username } => owner.or(username),
+    };
     let st = state.clone();
     let (items, total) =
         blocking(move || clients::list(&st.db, Some(&principal), owner.as_deref(), page)).await?;
@@ -136,9 +150,40 @@ pub async fn replace(
     body: web::Json<ClientRequest>,
 ) -> Result<HttpResponse> {
     let principal = bearer.into_principal("clients:write")?;
-    let draft = body.into_inner().validate()?;
+    let request = body.into_inner();
     let view =
-        blocking(move || clients::replace(&state.db, Some(&principal), &id, draft, time::now()))
+        blocking(move || clients::replace(&state.db, Some(&principal), &id, request, time::now()))
+            .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(view))
+}
+
+/// Change only the fields sent (JSON Merge Patch, RFC 7396; `null` resets a field to its
+/// default). The result must be a valid registration. A new `client_secret` is hashed
+/// and returned once.
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    request_body(content = ClientRequest, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = ["clients:write"]))
+)]
+#[patch("/admin/clients/{client_id}")]
+pub async fn update(
+    state: State,
+    bearer: Bearer,
+    id: web::Path<String>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse> {
+    let principal = bearer.into_principal("clients:write")?;
+    let patch = body.into_inner();
+    let view =
+        blocking(move || clients::patch(&state.db, Some(&principal), &id, patch, time::now()))
             .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

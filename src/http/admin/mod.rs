@@ -49,6 +49,21 @@ impl PageQuery {
 
 /// A list response: the JSON array, `X-Total-Count`, and a `Link` to the next page when
 /// there is one (other query parameters kept).
+/// Refuses a query parameter the route does not take instead of ignoring it: a filter
+/// misspelt, or named as another system names it, would otherwise answer every row.
+pub fn only_parameters(req: &HttpRequest, known: &[&str]) -> Result<()> {
+    for (name, _) in url::form_urlencoded::parse(req.query_string().as_bytes()) {
+        if !known.contains(&name.as_ref()) {
+            let shown: String = name.chars().take(40).collect();
+            return Err(Error::InvalidRequest(format!(
+                "unknown query parameter {shown:?}; this request takes {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub fn paginated<T: Serialize>(
     req: &HttpRequest,
     issuer: &str,

@@ -3,7 +3,7 @@
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Deserializer};
 
-use super::{paginated, PageQuery};
+use super::{only_parameters, paginated, PageQuery};
 use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
@@ -70,6 +70,7 @@ pub async fn list(
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
     bearer.require("users:read")?;
+    only_parameters(&req, &["limit", "offset"])?;
     let page = page.page()?;
     let st = state.clone();
     let (items, total) = blocking(move || users::list(&st.db, page)).await?;

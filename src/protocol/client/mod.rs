@@ -1,9 +1,11 @@
 //! Client registrations (RFC 6749 §2, RFC 7591 metadata names): what a client is, and
 //! the rules a registration must follow ([`registration`], [`redirect_uri`]).
 
+mod extras;
 mod redirect_uri;
 mod registration;
 
+pub use extras::{ClientExtras, MAX_METADATA_BYTES};
 pub use redirect_uri::{check_redirect_uri, RedirectUri};
 pub use registration::{ClientDraft, ClientRequest};
 
@@ -132,6 +134,7 @@ pub struct Client {
     pub owner_is_admin: bool,
     pub skip_consent: bool,
     pub access_token_format: TokenFormat,
+    pub extras: ClientExtras,
     pub has_logo: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -4,9 +4,10 @@
 use serde::Deserialize;
 use url::Url;
 
+use super::extras::{ClientExtras, ExtrasRequest};
 use super::{
-    check_redirect_uri, is_format_character, validate_client_id, AuthMethod, ClientType, GrantType,
-    InvalidMetadata, TokenFormat,
+    check_redirect_uri, is_format_character, validate_client_id, AuthMethod, Client, ClientType,
+    GrantType, InvalidMetadata, TokenFormat,
 };
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{Secret, MIN_CLIENT_SECRET_LEN};
@@ -37,6 +38,14 @@ pub struct ClientRequest {
     pub skip_consent: Option<bool>,
     /// `opaque` or `jwt`.
     pub access_token_format: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub audience: Option<Vec<String>>,
+    pub allowed_cors_origins: Option<Vec<String>>,
+    /// A JSON object of the registering party's own, up to 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
     /// Read-only; accepted so that a fetched registration can be sent back unchanged.
     #[schema(value_type = Option<serde_json::Value>)]
     pub created_at: Option<serde::de::IgnoredAny>,
@@ -65,12 +74,49 @@ pub struct ClientDraft {
     pub owner: Option<String>,
     pub skip_consent: bool,
     pub access_token_format: TokenFormat,
+    pub extras: ClientExtras,
 }
 
 const MAX_URIS: usize = 32;
 pub(super) const MAX_TEXT: usize = 2000;
 
 impl ClientRequest {
+    /// The fields a replacement (PUT) leaves out although their defaults would change
+    /// the client in a way nobody asked for: a public client turned confidential, grant
+    /// types, scopes or redirect URIs dropped, the owner cleared. `current` is the
+    /// registration being replaced; `owner_counts` is false where the owner is forced.
+    pub fn missing_for_replacement(
+        &self,
+        current: &Client,
+        owner_counts: bool,
+    ) -> Vec<&'static str> {
+        let checks = [
+            (
+                "client_type",
+                self.client_type.is_none() && self.token_endpoint_auth_method.is_none(),
+            ),
+            ("grant_types", self.grant_types.is_none()),
+            ("scope", self.scope.is_none()),
+            (
+                "redirect_uris",
+                self.redirect_uris.is_none() && !current.redirect_uris.is_empty(),
+            ),
+            (
+                "post_logout_redirect_uris",
+                self.post_logout_redirect_uris.is_none()
+                    && !current.post_logout_redirect_uris.is_empty(),
+            ),
+            (
+                "owner",
+                owner_counts && self.owner.is_none() && current.owner.is_some(),
+            ),
+        ];
+        checks
+            .into_iter()
+            .filter_map(|(field, missing)| missing.then_some(field))
+            .collect()
+    }
+
     /// Checks every field and fills in defaults. The description names the offending field.
     pub fn validate(self) -> Result<ClientDraft, InvalidMetadata> {
         let id = self
@@ -112,7 +158,17 @@ impl ClientRequest {
             Some(f) => TokenFormat::parse(f)
                 .ok_or_else(|| format!("access_token_format: {f:?} is not opaque or jwt"))?,
         };
+        let extras = ExtrasRequest {
+            contacts: self.contacts,
+            policy_uri: self.policy_uri,
+            tos_uri: self.tos_uri,
+            audience: self.audience,
+            allowed_cors_origins: self.allowed_cors_origins,
+            metadata: self.metadata,
+        }
+        .validate()?;
         Ok(ClientDraft {
+            extras,
             id,
             secret,
             name,
@@ -280,7 +336,7 @@ fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
     Ok(value)
 }
 
-fn web_url(field: &str, text: &str) -> Result<String, String> {
+pub(super) fn web_url(field: &str, text: &str) -> Result<String, String> {
     let url = Url::parse(text).map_err(|_| format!("{field}: {text:?} is not an absolute URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{field} must be an http or https URL"));
@@ -311,7 +367,7 @@ fn uri_list(
 
 /// A value quoted in an error message: escaped, and cut short so that a message never
 /// carries much of what was sent.
-fn shown(text: &str) -> String {
+pub(super) fn shown(text: &str) -> String {
     const MAX: usize = 80;
     let mut quoted = format!("{:?}", text.chars().take(MAX).collect::<String>());
     if text.chars().count() > MAX {

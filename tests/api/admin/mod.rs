@@ -5,5 +5,6 @@ mod apps;
 mod cli;
 mod clients;
 mod logos;
+mod partial_updates;
 mod quotas;
 mod registration;

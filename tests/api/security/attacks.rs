@@ -214,7 +214,7 @@ async fn her_app_cannot_skip_other_peoples_consent(backend: Backend) {
         .http
         .put(f.app.url("/admin/clients/anns-app"))
         .bearer_auth(&ann)
-        .json(&json!({"redirect_uris": [CALLBACK], "scope": "openid", "skip_consent": true}))
+        .json(&json!({"redirect_uris": [CALLBACK], "scope": "openid", "skip_consent": true, "client_type": "confidential", "grant_types": ["authorization_code"]}))
         .send()
         .await
         .unwrap();

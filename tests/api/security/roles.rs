@@ -92,7 +92,7 @@ fn routes() -> Vec<Route> {
             "/admin/clients/c-{P}",
             |_, _| {
                 Body::Json(
-                    json!({"client_name": "Renamed", "redirect_uris": ["https://app.example/cb"]}),
+                    json!({"client_name": "Renamed", "redirect_uris": ["https://app.example/cb"], "client_type": "confidential", "grant_types": ["authorization_code", "refresh_token"], "scope": "openid", "owner": "vic"}),
                 )
             },
             [200, 200, 404, 404, 401, 401],
@@ -102,7 +102,7 @@ fn routes() -> Vec<Route> {
             "/admin/clients/own-{P}",
             |_, _| {
                 Body::Json(
-                    json!({"client_name": "Mine", "redirect_uris": ["https://app.example/cb"], "skip_consent": true}),
+                    json!({"client_name": "Mine", "redirect_uris": ["https://app.example/cb"], "skip_consent": true, "client_type": "confidential", "grant_types": ["authorization_code", "refresh_token"], "scope": "openid", "owner": "mal"}),
                 )
             },
             [200, 200, 400, 400, 401, 401],
@@ -112,9 +112,27 @@ fn routes() -> Vec<Route> {
             "/admin/clients/own-{P}",
             |_, _| {
                 Body::Json(
-                    json!({"client_name": "Mine", "redirect_uris": ["https://app.example/cb"], "scope": "openid profile"}),
+                    json!({"client_name": "Mine", "redirect_uris": ["https://app.example/cb"], "scope": "openid profile", "client_type": "confidential", "grant_types": ["authorization_code", "refresh_token"], "owner": "mal"}),
                 )
             },
+            [200, 200, 200, 200, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/admin/clients/c-{P}",
+            |_, _| Body::Json(json!({"client_name": "Patched"})),
+            [200, 200, 404, 404, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/admin/clients/own-{P}",
+            |_, _| Body::Json(json!({"skip_consent": true})),
+            [200, 200, 400, 400, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/admin/clients/own-{P}",
+            |_, _| Body::Json(json!({"metadata": {"team": "books"}})),
             [200, 200, 200, 200, 401, 401],
         ),
         r(

@@ -211,3 +211,46 @@ fn rfc_7591_3_2_2_every_refusal_names_its_field() {
         assert!(message.starts_with(field), "{field}: {message}");
     }
 }
+
+#[test]
+fn a_replacement_names_what_its_defaults_would_silently_change() {
+    let mut current = crate::protocol::testing::client(
+        &["authorization_code"],
+        "openid",
+        true,
+        &["https://app.example/cb"],
+    );
+    current.owner = Some("ann".into());
+    let empty = ClientRequest::default();
+    assert_eq!(
+        empty.missing_for_replacement(&current, true),
+        [
+            "client_type",
+            "grant_types",
+            "scope",
+            "redirect_uris",
+            "owner"
+        ]
+    );
+    assert_eq!(
+        empty.missing_for_replacement(&current, false),
+        ["client_type", "grant_types", "scope", "redirect_uris"],
+        "an owner that is forced anyway need not be named"
+    );
+    let full = ClientRequest {
+        token_endpoint_auth_method: Some("none".into()),
+        grant_types: Some(vec!["authorization_code".into()]),
+        scope: Some("openid".into()),
+        redirect_uris: Some(vec!["https://app.example/cb".into()]),
+        owner: Some("ann".into()),
+        ..Default::default()
+    };
+    assert!(full.missing_for_replacement(&current, true).is_empty());
+    current.redirect_uris.clear();
+    current.owner = None;
+    assert_eq!(
+        empty.missing_for_replacement(&current, true),
+        ["client_type", "grant_types", "scope"],
+        "nothing to lose, nothing to name"
+    );
+}

@@ -1,15 +1,22 @@
 //! Registering and managing clients.
 
+mod logos;
+
+pub use logos::{delete_logo, logo, set_logo, sniff_image, MAX_LOGO_BYTES};
+
 use serde::Serialize;
 
 use super::Page;
 use crate::error::{Error, Result};
-use crate::protocol::client::{validate_client_id, Client, ClientDraft, ClientType, Quotas};
+use crate::protocol::client::{
+    validate_client_id, Client, ClientDraft, ClientExtras, ClientRequest, ClientType, Quotas,
+};
+use crate::protocol::merge_patch;
 use crate::protocol::principal::{check_self_service, Principal, Role};
 use crate::protocol::secret::{self, Secret};
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::clients::{self as store, ClientWrite};
-use crate::storage::{logos, users, Db};
+use crate::storage::{users, Db};
 
 /// A registration as the admin API and the command line show it (RFC 7591 names).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -33,6 +40,8 @@ pub struct ClientView {
     pub owner: Option<String>,
     pub skip_consent: bool,
     pub access_token_format: String,
+    #[serde(flatten)]
+    pub extras: ClientExtras,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -60,6 +69,7 @@ impl ClientView {
             owner: c.owner.clone(),
             skip_consent: c.skip_consent,
             access_token_format: c.access_token_format.as_str().to_owned(),
+            extras: c.extras.clone(),
             created_at: to_rfc3339(c.created_at),
             updated_at: to_rfc3339(c.updated_at),
         }
@@ -215,21 +225,72 @@ pub fn create(
     Ok(ClientView::new(&get(db, None, &id)?, secret))
 }
 
-/// Replaces a registration. A secret is returned when one was given or had to be made
-/// (a public client turned confidential); otherwise the stored secret stays.
+/// Replaces a registration (PUT). The request must name every field whose default would
+/// change the client unasked ([`ClientRequest::missing_for_replacement`]). A secret is
+/// returned when one was given or had to be made (a public client turned confidential);
+/// otherwise the stored secret stays.
 pub fn replace(
     db: &Db,
     actor: Actor<'_>,
     id: &str,
-    mut draft: ClientDraft,
+    request: ClientRequest,
     now: Timestamp,
 ) -> Result<ClientView> {
-    if draft.id.as_deref().is_some_and(|given| given != id) {
+    if request
+        .client_id
+        .as_deref()
+        .is_some_and(|given| given != id)
+    {
         return Err(Error::InvalidRequest(
             "client_id in the body differs from the one in the path".into(),
         ));
     }
     let current = get(db, actor, id)?;
+    let owner_forced = actor.and_then(|p| p.forced_owner()).is_some();
+    let missing = request.missing_for_replacement(&current, !owner_forced);
+    if !missing.is_empty() {
+        return Err(Error::InvalidRequest(format!(
+            "a replacement names every field it would otherwise reset; missing: {} (PATCH changes only the fields sent)",
+            missing.join(", ")
+        )));
+    }
+    store_replacement(db, actor, &current, request.validate()?, now)
+}
+
+/// Changes only the fields `patch` names (JSON Merge Patch, RFC 7396): the patch is
+/// applied to the registration as GET shows it, and the result is checked as a whole.
+pub fn patch(
+    db: &Db,
+    actor: Actor<'_>,
+    id: &str,
+    patch: serde_json::Value,
+    now: Timestamp,
+) -> Result<ClientView> {
+    if !patch.is_object() {
+        return Err(Error::InvalidRequest(
+            "a merge patch of a client is a JSON object".into(),
+        ));
+    }
+    let current = get(db, actor, id)?;
+    let mut document =
+        serde_json::to_value(ClientView::new(&current, None)).map_err(Error::internal)?;
+    merge_patch::apply(&mut document, patch);
+    let request: ClientRequest = serde_json::from_value(document)
+        .map_err(|e| Error::InvalidRequest(format!("invalid client: {e}")))?;
+    if request.client_id.as_deref() != Some(id) {
+        return Err(Error::InvalidRequest("client_id cannot be changed".into()));
+    }
+    store_replacement(db, actor, &current, request.validate()?, now)
+}
+
+fn store_replacement(
+    db: &Db,
+    actor: Actor<'_>,
+    current: &Client,
+    mut draft: ClientDraft,
+    now: Timestamp,
+) -> Result<ClientView> {
+    let id = current.id.as_str();
     draft.owner = match actor.and_then(|p| p.forced_owner()) {
         Some(_) => effective_owner(actor, draft.owner.take().or(current.owner.clone()))?,
         None => draft.owner.take(),
@@ -302,61 +363,6 @@ pub fn rotate_secret(
     Ok(Secret::new(secret))
 }
 
-pub const MAX_LOGO_BYTES: usize = 256 * 1024;
-
-/// Recognises PNG, JPEG and GIF by their signature. Anything else, SVG included (it can
-/// carry script), is refused whatever its name or declared type.
-pub fn sniff_image(data: &[u8]) -> Option<&'static str> {
-    if data.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if data.starts_with(b"\xff\xd8\xff") {
-        Some("image/jpeg")
-    } else if data.starts_with(b"GIF87a") || data.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else {
-        None
-    }
-}
-
-pub fn set_logo(
-    db: &Db,
-    actor: Actor<'_>,
-    quotas: &Quotas,
-    id: &str,
-    data: &[u8],
-    now: Timestamp,
-) -> Result<()> {
-    get(db, actor, id)?;
-    if data.len() > MAX_LOGO_BYTES {
-        return Err(Error::PayloadTooLarge(format!(
-            "a logo may be at most {} KiB",
-            MAX_LOGO_BYTES / 1024
-        )));
-    }
-    let content_type = sniff_image(data).ok_or_else(|| {
-        Error::UnsupportedMediaType("the logo must be a PNG, JPEG or GIF image".into())
-    })?;
-    let budget = held_to_quotas(actor).then_some(quotas.logo_bytes_per_owner);
-    if !db.change(|tx| logos::put_logo(tx, id, content_type, data, budget, now))? {
-        return Err(Error::not_found("client", id));
-    }
-    Ok(())
-}
-
-pub fn delete_logo(db: &Db, actor: Actor<'_>, id: &str) -> Result<()> {
-    get(db, actor, id)?;
-    if !db.change(|tx| logos::delete_logo(tx, id))? {
-        return Err(Error::NotFound(format!("client {id:?} has no logo")));
-    }
-    Ok(())
-}
-
-pub fn logo(db: &Db, id: &str) -> Result<logos::Logo> {
-    validate_client_id(id).map_err(|_| Error::not_found("client", id))?;
-    logos::logo(&mut *db.conn()?, id)?
-        .ok_or_else(|| Error::NotFound(format!("client {id:?} has no logo")))
-}
-
 pub const MAX_CARDS: usize = 100;
 
 /// Public cards for the given ids, skipping unknown ones.
@@ -372,21 +378,4 @@ pub fn cards(db: &Db, ids: &[String]) -> Result<Vec<Client>> {
         .cloned()
         .collect();
     store::find_many(&mut *db.conn()?, &ids)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sniff_image;
-
-    #[test]
-    fn images_are_recognised_by_content_only() {
-        assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
-        assert_eq!(sniff_image(b"\xff\xd8\xff\xe0"), Some("image/jpeg"));
-        assert_eq!(sniff_image(b"GIF89a..."), Some("image/gif"));
-        assert_eq!(
-            sniff_image(b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
-            None
-        );
-        assert_eq!(sniff_image(b"<html>\x89PNG"), None);
-    }
 }
