@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use super::is_format_character;
 use super::registration::{shown, web_url};
 
 /// The largest `metadata` object, as compact JSON.
@@ -74,10 +75,12 @@ fn entries(
     for entry in list {
         let well_formed = !entry.is_empty()
             && entry.chars().count() <= MAX_ENTRY
-            && !entry.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !entry
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || is_format_character(c));
         if !well_formed {
             return Err(format!(
-                "{field}: {} must be 1 to {MAX_ENTRY} characters without spaces",
+                "{field}: {} must be 1 to {MAX_ENTRY} visible characters without spaces",
                 shown(&entry)
             ));
         }
@@ -166,6 +169,13 @@ mod tests {
                     ..Default::default()
                 },
                 "tos_uri",
+            ),
+            (
+                ExtrasRequest {
+                    contacts: Some(vec!["ann\u{202e}@example.com".into()]),
+                    ..Default::default()
+                },
+                "contacts",
             ),
             (
                 ExtrasRequest {

@@ -337,7 +337,8 @@ fn bounded(field: &str, value: String, max: usize) -> Result<String, String> {
 }
 
 pub(super) fn web_url(field: &str, text: &str) -> Result<String, String> {
-    let url = Url::parse(text).map_err(|_| format!("{field}: {text:?} is not an absolute URL"))?;
+    let url =
+        Url::parse(text).map_err(|_| format!("{field}: {} is not an absolute URL", shown(text)))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{field} must be an http or https URL"));
     }

@@ -257,6 +257,9 @@ pub fn replace(
     store_replacement(db, actor, &current, request.validate()?, now)
 }
 
+/// The largest registration, as JSON: what one request body may carry.
+pub const MAX_REGISTRATION_BYTES: usize = 64 * 1024;
+
 /// Changes only the fields `patch` names (JSON Merge Patch, RFC 7396): the patch is
 /// applied to the registration as GET shows it, and the result is checked as a whole.
 pub fn patch(
@@ -266,17 +269,40 @@ pub fn patch(
     patch: serde_json::Value,
     now: Timestamp,
 ) -> Result<ClientView> {
-    if !patch.is_object() {
+    let Some(members) = patch.as_object() else {
         return Err(Error::InvalidRequest(
             "a merge patch of a client is a JSON object".into(),
         ));
+    };
+    let known = merge_patch::field_names::<ClientRequest>();
+    for (name, value) in members {
+        let shown: String = name.chars().take(40).collect();
+        if !known.contains(&name.as_str()) {
+            return Err(Error::InvalidRequest(format!("unknown field {shown:?}")));
+        }
+        // Each member alone, so that the refusal can name it.
+        let alone = serde_json::json!({ name: value });
+        if let Err(e) = serde_json::from_value::<ClientRequest>(alone) {
+            let why: String = e.to_string().chars().take(120).collect();
+            return Err(Error::InvalidRequest(format!("{shown}: {why}")));
+        }
     }
     let current = get(db, actor, id)?;
     let mut document =
         serde_json::to_value(ClientView::new(&current, None)).map_err(Error::internal)?;
     merge_patch::apply(&mut document, patch);
-    let request: ClientRequest = serde_json::from_value(document)
-        .map_err(|e| Error::InvalidRequest(format!("invalid client: {e}")))?;
+    // One field at a time, a registration could grow past what one request may carry.
+    let size = serde_json::to_vec(&document).map_or(usize::MAX, |d| d.len());
+    if size > MAX_REGISTRATION_BYTES {
+        return Err(Error::PayloadTooLarge(format!(
+            "a registration may be at most {} KiB as JSON",
+            MAX_REGISTRATION_BYTES / 1024
+        )));
+    }
+    let request: ClientRequest = serde_json::from_value(document).map_err(|e| {
+        let why: String = e.to_string().chars().take(200).collect();
+        Error::InvalidRequest(format!("invalid client: {why}"))
+    })?;
     if request.client_id.as_deref() != Some(id) {
         return Err(Error::InvalidRequest("client_id cannot be changed".into()));
     }

@@ -183,11 +183,46 @@ async fn patch_changes_only_the_fields_it_names(backend: Backend) {
         (json!({"client_id": "another"}), "client_id"),
         (json!({"client_id": null}), "client_id"),
         (json!(["client_name"]), "JSON object"),
+        // A null would vanish in the merge; the name is still checked.
+        (json!({"skip_consnet": null}), "skip_consnet"),
+        (json!({"skip_consent": "x".repeat(5000)}), "skip_consent"),
     ];
     for (body, field) in cases {
-        refused(&app, patch(&app, &admin, &id, &body).await, field, &before).await;
+        let r = patch(&app, &admin, &id, &body).await;
+        let text = r.text().await.unwrap();
+        assert!(
+            text.len() < 600,
+            "errors quote little of what was sent: {text}"
+        );
+        assert!(
+            text.contains("invalid_request") && text.contains(field),
+            "{body}: {text}"
+        );
+        assert_eq!(census(&app), before, "{body}");
         assert_eq!(registration(&app, &admin, &id).await, patched, "{body}");
     }
+    // Field by field, a registration cannot grow past what one request may carry.
+    let uris = |path: &str| -> Vec<String> {
+        (0..30)
+            .map(|i| format!("https://reading.example/{path}/{i}/{}", "p".repeat(1000)))
+            .collect()
+    };
+    for step in [
+        json!({"metadata": {"notes": "n".repeat(15 * 1024)}}),
+        json!({"redirect_uris": uris("cb")}),
+    ] {
+        assert_eq!(patch(&app, &admin, &id, &step).await.status(), 200);
+    }
+    let grown = registration(&app, &admin, &id).await;
+    let r = patch(
+        &app,
+        &admin,
+        &id,
+        &json!({"post_logout_redirect_uris": uris("bye")}),
+    )
+    .await;
+    assert_error(r, 413, "payload_too_large").await;
+    assert_eq!(registration(&app, &admin, &id).await, grown);
     app.client_credentials_token(&id, &secret, &["clients:read"])
         .await;
     let r = patch(&app, &admin, "nobodys", &json!({"client_name": "x"})).await;
