@@ -1,6 +1,6 @@
 //! The consent-request API for an external consent app (Hydra-style).
 
-use actix_web::{get, put, web, HttpResponse};
+use actix_web::{get, patch, put, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -8,7 +8,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
 use crate::protocol::time;
-use crate::service::authorize::{self, ConsentRequestView};
+use crate::service::authorize::{self, AnswerBinding, ConsentRequestView};
 
 /// What the consent app answers with.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -73,13 +73,46 @@ pub async fn accept(
     challenge: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
+    accept_with(state, bearer, challenge.into_inner(), &body).await
+}
+
+/// Accept, as [`accept`]: a consent app may send it with PATCH, as Hydra's did.
+#[utoipa::path(
+    tag = "consent",
+    params(("challenge" = String, Path, description = "consent_challenge")),
+    request_body = AcceptRequest,
+    responses(
+        (status = 200, body = RedirectTo),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = ["consent:manage"]))
+)]
+#[patch("/admin/consent-requests/{challenge}/accept")]
+pub async fn accept_by_patch(
+    state: State,
+    bearer: Bearer,
+    challenge: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    accept_with(state, bearer, challenge.into_inner(), &body).await
+}
+
+async fn accept_with(
+    state: State,
+    bearer: Bearer,
+    challenge: String,
+    body: &[u8],
+) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body: AcceptRequest = optional_json(&body)?;
+    let body: AcceptRequest = optional_json(body)?;
     let decision = authorize::Decision::Accept {
         grant_scope: body.grant_scope,
         remember: body.remember,
+        subject: None,
     };
-    answer(state, challenge.into_inner(), decision).await
+    answer(state, challenge, decision).await
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -110,13 +143,45 @@ pub async fn reject(
     challenge: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
+    reject_with(state, bearer, challenge.into_inner(), &body).await
+}
+
+/// Reject, as [`reject`], sent with PATCH.
+#[utoipa::path(
+    tag = "consent",
+    params(("challenge" = String, Path, description = "consent_challenge")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, body = RedirectTo),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ),
+    security(("bearer" = ["consent:manage"]))
+)]
+#[patch("/admin/consent-requests/{challenge}/reject")]
+pub async fn reject_by_patch(
+    state: State,
+    bearer: Bearer,
+    challenge: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse> {
+    reject_with(state, bearer, challenge.into_inner(), &body).await
+}
+
+async fn reject_with(
+    state: State,
+    bearer: Bearer,
+    challenge: String,
+    body: &[u8],
+) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body: RejectRequest = optional_json(&body)?;
+    let body: RejectRequest = optional_json(body)?;
     let decision = authorize::Decision::Reject {
         error: body.error,
         error_description: body.error_description,
     };
-    answer(state, challenge.into_inner(), decision).await
+    answer(state, challenge, decision).await
 }
 
 async fn answer(
@@ -124,15 +189,26 @@ async fn answer(
     challenge: String,
     decision: authorize::Decision,
 ) -> Result<HttpResponse> {
-    let redirect_to = blocking(move || {
+    let redirect_to = record(state, challenge, decision, AnswerBinding::Verifier).await?;
+    Ok(HttpResponse::Ok().json(RedirectTo { redirect_to }))
+}
+
+/// Records a decision; where the browser goes next.
+pub(super) async fn record(
+    state: State,
+    challenge: String,
+    decision: authorize::Decision,
+    binding: AnswerBinding,
+) -> Result<String> {
+    blocking(move || {
         authorize::answer_challenge(
             &state.db,
             &state.settings.issuer,
             &challenge,
             decision,
+            binding,
             time::now(),
         )
     })
-    .await?;
-    Ok(HttpResponse::Ok().json(RedirectTo { redirect_to }))
+    .await
 }

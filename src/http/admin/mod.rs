@@ -3,6 +3,7 @@
 mod authorizations;
 mod clients;
 mod consent;
+mod consent_legacy;
 mod tokens;
 mod users;
 
@@ -27,7 +28,12 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(authorizations::remove_for)
         .service(consent::get_request)
         .service(consent::accept)
-        .service(consent::reject);
+        .service(consent::accept_by_patch)
+        .service(consent::reject)
+        .service(consent::reject_by_patch)
+        .service(consent_legacy::get_request)
+        .service(consent_legacy::accept)
+        .service(consent_legacy::reject);
 }
 
 /// `limit` and `offset` of a list request.
@@ -47,8 +53,6 @@ impl PageQuery {
     }
 }
 
-/// A list response: the JSON array, `X-Total-Count`, and a `Link` to the next page when
-/// there is one (other query parameters kept).
 /// Refuses a query parameter the route does not take instead of ignoring it: a filter
 /// misspelt, or named as another system names it, would otherwise answer every row.
 pub fn only_parameters(req: &HttpRequest, known: &[&str]) -> Result<()> {
@@ -64,6 +68,8 @@ pub fn only_parameters(req: &HttpRequest, known: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// A list response: the JSON array, `X-Total-Count`, and a `Link` to the next page when
+/// there is one (other query parameters kept).
 pub fn paginated<T: Serialize>(
     req: &HttpRequest,
     issuer: &str,

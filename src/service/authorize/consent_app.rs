@@ -19,8 +19,10 @@ pub(super) fn delegate(db: &Db, consent_url: &str, flow: &str) -> Result<Outcome
     let challenge = secret::random_string(32);
     flows::set_challenge(&mut *db.conn()?, flow, &hash_hex(&challenge))?;
     let mut url = url::Url::parse(consent_url).map_err(Error::internal)?;
+    // `consent` is the name consent apps written for Hydra 0.x read.
     url.query_pairs_mut()
-        .append_pair("consent_challenge", &challenge);
+        .append_pair("consent_challenge", &challenge)
+        .append_pair("consent", &challenge);
     Ok(Outcome::External(url.into()))
 }
 
@@ -156,6 +158,8 @@ pub enum Decision {
     Accept {
         grant_scope: Option<Vec<String>>,
         remember: bool,
+        /// When given, the signed-in user's `sub` or username.
+        subject: Option<String>,
     },
     /// Refuse with an OAuth error code (default `access_denied`).
     Reject {
@@ -164,19 +168,38 @@ pub enum Decision {
     },
 }
 
+/// How the browser proves, on its way back, that it comes from the consent app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerBinding {
+    /// A fresh verifier, handed to the consent app in the answer's `redirect_to`.
+    Verifier,
+    /// The challenge itself, through the `redirectUrl` the request showed before it was
+    /// answered: the Hydra 0.x form, whose consent apps send the browser there.
+    Challenge,
+}
+
 /// Records the consent app's decision and returns where to send the browser.
 pub fn answer_challenge(
     db: &Db,
     issuer: &str,
     challenge: &str,
     decision: Decision,
+    binding: AnswerBinding,
     now: Timestamp,
 ) -> Result<String> {
     let (flow, req) = pending(db, challenge, now)?;
+    if let Decision::Accept {
+        subject: Some(subject),
+        ..
+    } = &decision
+    {
+        check_subject(db, &flow, subject)?;
+    }
     let (accept, grant_scope, remember, error, error_description) = match decision {
         Decision::Accept {
             grant_scope,
             remember,
+            ..
         } => (true, grant_scope, remember, None, None),
         Decision::Reject {
             error,
@@ -213,7 +236,10 @@ pub fn answer_challenge(
         error,
         error_description,
     };
-    let verifier = secret::random_string(32);
+    let verifier = match binding {
+        AnswerBinding::Verifier => secret::random_string(32),
+        AnswerBinding::Challenge => challenge.to_owned(),
+    };
     let stored = serde_json::to_string(&answer).map_err(Error::internal)?;
     if !flows::answer(
         &mut *db.conn()?,
@@ -226,10 +252,57 @@ pub fn answer_challenge(
             "the consent request was already answered".into(),
         ));
     }
+    resume_url(issuer, &flow.id, &verifier)
+}
+
+fn resume_url(issuer: &str, flow_id: &str, verifier: &str) -> Result<String> {
     let mut url =
         url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
     url.query_pairs_mut()
-        .append_pair("flow", &flow.id)
-        .append_pair("consent_verifier", &verifier);
+        .append_pair("flow", flow_id)
+        .append_pair("consent_verifier", verifier);
     Ok(url.into())
+}
+
+/// A consent app that names the subject must name the person who signed in: it answers
+/// for her, it does not choose her.
+fn check_subject(db: &Db, flow: &FlowRow, subject: &str) -> Result<()> {
+    let user_id = flow.user_id.as_deref().unwrap_or_default();
+    let username = service::users::find(db, user_id)?.map(|u| u.username);
+    if subject != user_id && username.as_deref() != Some(subject) {
+        return Err(Error::InvalidRequest(
+            "subject is not the user who signed in for this request".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A pending request in the Hydra 0.x shape, for consent apps written against it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyConsentRequest {
+    /// The challenge.
+    pub id: String,
+    pub client_id: String,
+    pub requested_scopes: Vec<String>,
+    /// Where the consent app sends the browser once it has accepted or rejected.
+    pub redirect_url: String,
+    pub expires_at: String,
+}
+
+pub fn legacy_consent_request(
+    db: &Db,
+    issuer: &str,
+    challenge: &str,
+    now: Timestamp,
+) -> Result<LegacyConsentRequest> {
+    let (flow, _) = pending(db, challenge, now)?;
+    let view = consent_request_view(db, issuer, challenge, now)?;
+    Ok(LegacyConsentRequest {
+        id: view.challenge,
+        client_id: view.client.client_id,
+        requested_scopes: view.requested_scope,
+        redirect_url: resume_url(issuer, &flow.id, challenge)?,
+        expires_at: view.expires_at,
+    })
 }

@@ -11,7 +11,10 @@ mod consent_page;
 mod flow;
 mod shortcut;
 
-pub use consent_app::{answer_challenge, consent_request_view, ConsentRequestView, Decision};
+pub use consent_app::{
+    answer_challenge, consent_request_view, legacy_consent_request, AnswerBinding,
+    ConsentRequestView, Decision, LegacyConsentRequest,
+};
 pub use consent_page::{answer_consent, consent_request, ConsentRequest};
 pub use flow::{resume, start};
 pub use shortcut::{shortcut, CodeBinding, ShortcutKind};

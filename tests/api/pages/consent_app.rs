@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::browser::{Landing, Person, SIGNS_IN_AND_ALLOWS};
 use crate::helpers::listener::{serve, Reply};
-use crate::helpers::relying_party::{fixture_with, start, Fixture, CALLBACK};
+use crate::helpers::relying_party::{fixture_with, start, Fixture, Started, CALLBACK};
 use crate::helpers::{assert_error, json, Backend};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mode {
+pub(super) enum Mode {
     /// Accept with `openid email` and remember.
     Accept,
     /// Reject with access_denied.
@@ -21,7 +21,7 @@ enum Mode {
 }
 
 #[derive(Default)]
-struct Shared {
+pub(super) struct Shared {
     base: String,
     token: String,
     mode: Option<Mode>,
@@ -29,9 +29,17 @@ struct Shared {
     challenges: Vec<String>,
 }
 
+impl Shared {
+    pub(super) fn set(&mut self, base: &str, token: &str, mode: Mode) {
+        self.base = base.to_owned();
+        self.token = token.to_owned();
+        self.mode = Some(mode);
+    }
+}
+
 /// The consent app: reads the request, answers it per `mode`, and redirects the browser
 /// to where the server says.
-async fn consent_app() -> (u16, Arc<Mutex<Shared>>) {
+pub(super) async fn consent_app() -> (u16, Arc<Mutex<Shared>>) {
     let shared = Arc::new(Mutex::new(Shared::default()));
     let state = shared.clone();
     let http = reqwest::Client::new();
@@ -205,20 +213,22 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
 }
 
 /// Starts a flow, signs in, and lets the (holding) consent app see it; returns the challenge.
-async fn hold(f: &Fixture, scopes: &[&str]) -> String {
-    let started = start(&f.rp, scopes, &[]);
+pub(super) async fn hold(f: &Fixture, scopes: &[&str]) -> String {
+    hold_flow(f, &start(&f.rp, scopes, &[])).await
+}
+
+/// [`hold`] for a flow already started. The app is handed the challenge under both the
+/// current name and the Hydra 0.x one.
+pub(super) async fn hold_flow(f: &Fixture, started: &Started) -> String {
     let to_app = f
         .browser
         .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
         .await
         .redirect();
     f.browser.http.get(to_app.as_str()).send().await.unwrap();
-    to_app
-        .query_pairs()
-        .find(|(k, _)| k == "consent_challenge")
-        .unwrap()
-        .1
-        .into_owned()
+    let challenge = Landing::param(&to_app, "consent_challenge").unwrap();
+    assert_eq!(Landing::param(&to_app, "consent"), Some(challenge.clone()));
+    challenge
 }
 
 async fn replayed_expired_and_wrong_answers_are_refused(backend: Backend) {

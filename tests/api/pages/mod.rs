@@ -2,6 +2,7 @@
 
 mod connections;
 mod consent_app;
+mod consent_app_hydra;
 mod consent_page;
 mod sign_in;
 mod signed_in;

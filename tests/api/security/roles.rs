@@ -232,6 +232,30 @@ fn routes() -> Vec<Route> {
             [200, 200, 403, 403, 401, 401],
         ),
         r(
+            "PATCH",
+            "/admin/consent-requests/chp-{P}/accept",
+            |_, _| Body::Json(json!({})),
+            [200, 200, 403, 403, 401, 401],
+        ),
+        r(
+            "GET",
+            "/oauth2/consent/requests/chl-{P}",
+            no_body,
+            [200, 200, 403, 403, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/oauth2/consent/requests/chl-{P}/accept",
+            |_, _| Body::Json(json!({"grantScopes": ["openid"]})),
+            [204, 204, 403, 403, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/oauth2/consent/requests/chlr-{P}/reject",
+            |_, _| Body::Json(json!({"reason": "no"})),
+            [204, 204, 403, 403, 401, 401],
+        ),
+        r(
             "DELETE",
             "/admin/authorizations/{G}",
             no_body,
@@ -391,6 +415,9 @@ async fn every_route_answers_every_kind_of_caller_as_its_role_allows(backend: Ba
         }
         pending_consent(&app, &format!("ch-{p}"), &format!("c-{p}"), &vic);
         pending_consent(&app, &format!("chr-{p}"), &format!("c-{p}"), &vic);
+        for prefix in ["chp", "chl", "chlr"] {
+            pending_consent(&app, &format!("{prefix}-{p}"), &format!("c-{p}"), &vic);
+        }
     }
     let setup = Setup {
         grants,
