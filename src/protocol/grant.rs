@@ -50,7 +50,10 @@ fn refused_scopes(missing: &[&str]) -> String {
     let known = |s: &&str| {
         is_user_scope(s)
             || super::principal::ADMIN_SCOPES.contains(s)
-            || matches!(*s, "clients:read" | "clients:write")
+            || matches!(
+                *s,
+                "clients:read" | "clients:write" | super::scope::CONSENT_GRANT
+            )
     };
     let named: Vec<&str> = missing.iter().copied().filter(known).collect();
     let others = missing.len() - named.len();

@@ -66,6 +66,8 @@ pub struct Principal {
     pub user: Option<PrincipalUser>,
     /// True when the token was issued to `user` herself, not to a client she owns.
     pub user_token: bool,
+    /// When the user signed in to get the token, for a user token.
+    pub auth_time: Option<super::time::Timestamp>,
 }
 
 /// Why a principal may not use a scope.
@@ -194,6 +196,7 @@ mod tests {
                 is_admin,
             }),
             user_token: true,
+            auth_time: None,
         }
     }
 

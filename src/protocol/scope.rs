@@ -26,6 +26,11 @@ pub const SCOPE_CLAIMS: &[(&str, &[&str])] = &[
 /// What a user may see and do about the apps connected to her account (`/api/connections`).
 pub const CONNECTION_SCOPES: &[&str] = &["connections:read", "connections:write"];
 
+/// Lets a first-party app record a user's consent on its own screen and receive the
+/// code for another client (`POST /api/consent`). Not a scope a person grants about
+/// herself: only clients an admin registers may carry it.
+pub const CONSENT_GRANT: &str = "consent:grant";
+
 /// Scopes that only make sense when a user is present, and that a person can grant about
 /// herself: the OpenID Connect scopes and her own connections.
 pub fn is_user_scope(scope: &str) -> bool {
@@ -158,6 +163,7 @@ pub fn describe(scope: &str) -> String {
         "tokens:flush" => "Delete expired tokens",
         "connections:read" => "See the apps connected to your account",
         "connections:write" => "Disconnect apps from your account",
+        "consent:grant" => "Allow other apps to access your account on your behalf",
         other => return format!("Use the permission \u{201c}{other}\u{201d}"),
     };
     text.to_owned()

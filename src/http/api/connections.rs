@@ -2,26 +2,13 @@
 
 use actix_web::{delete, get, web, HttpResponse};
 
-use crate::error::{Error, Result};
+use super::user_of;
+use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
 use crate::http::{blocking, State};
 use crate::protocol::time;
 use crate::service::grants::{self, Connection};
-
-/// The user behind a token; machine tokens have none.
-fn user_of(bearer: &Bearer, scope: &'static str) -> Result<String> {
-    let principal = bearer.require(scope)?;
-    principal
-        .user
-        .as_ref()
-        .filter(|_| principal.user_token)
-        .map(|u| u.id.clone())
-        .ok_or_else(|| Error::Unauthorized {
-            description: "this API needs a token issued to a user".into(),
-            invalid_token: false,
-        })
-}
 
 /// Every app connected to the user's account.
 #[utoipa::path(

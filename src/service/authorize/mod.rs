@@ -6,11 +6,13 @@
 //! consent app answering through the admin API) and [`shortcut`] (`/oauth2/code`).
 //! This file holds what they share.
 
+mod consent_api;
 mod consent_app;
 mod consent_page;
 mod flow;
 mod shortcut;
 
+pub use consent_api::{grant_by_api, ConsentGrant};
 pub use consent_app::{
     answer_challenge, consent_request_view, legacy_consent_request, AnswerBinding,
     ConsentRequestView, Decision, LegacyConsentRequest,

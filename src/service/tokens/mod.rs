@@ -172,6 +172,7 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
         }
     };
     Ok(Principal {
+        auth_time: record.token.auth_time.filter(|_| user_token),
         client_id: record.token.client_id,
         user,
         scope,

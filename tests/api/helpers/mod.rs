@@ -259,7 +259,7 @@ impl TestApp {
                 scope,
                 issued_at: time::now(),
                 expires_at: time::now() + 3600,
-                auth_time: None,
+                auth_time: Some(time::now()),
             },
         )
         .expect("token stored");

@@ -18,7 +18,7 @@ use crate::helpers::{Backend, TestApp};
 /// each answer is who the token acts for, not what it names.
 const ALL_SCOPES: &str = "clients:read clients:write users:read users:write \
     authorizations:read authorizations:write consent:manage tokens:introspect tokens:flush \
-    connections:read connections:write";
+    connections:read connections:write consent:grant";
 
 /// The kinds of caller, in the order of every expectation row.
 const PRINCIPALS: [&str; 6] = ["system", "admin", "user", "owned", "public", "anonymous"];
@@ -274,6 +274,16 @@ fn routes() -> Vec<Route> {
             [200, 200, 403, 403, 401, 401],
         ),
         // Machine tokens carry no connections:* (a client has no connections of its own).
+        r(
+            "POST",
+            "/api/consent",
+            |_, p| {
+                Body::Json(
+                    json!({"client_id": format!("c2-{p}"), "scope": "openid", "redirect_uri": "https://app.example/cb"}),
+                )
+            },
+            [401, 200, 200, 401, 401, 401],
+        ),
         r(
             "GET",
             "/api/connections",

@@ -87,6 +87,7 @@ async fn the_openapi_document_describes_every_json_endpoint(backend: Backend) {
         ("/api/connections", "get"),
         ("/api/connections/{client_id}", "get"),
         ("/api/connections/{client_id}", "delete"),
+        ("/api/consent", "post"),
         ("/apps", "get"),
         ("/apps/{client_id}", "get"),
         ("/apps/{client_id}/logo", "get"),
