@@ -39,6 +39,102 @@ pub const ID_TOKEN_CLAIMS: &[&str] = &[
     "at_hash",
 ];
 
+/// Claims a consent app adds to the tokens of a grant: into JWT access tokens (and
+/// introspection's `ext`) and into ID tokens and userinfo.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtraClaims {
+    pub access_token: Map<String, Value>,
+    pub id_token: Map<String, Value>,
+}
+
+/// The most of each set of extra claims, as JSON: they travel in every token.
+pub const MAX_EXTRA_CLAIMS_BYTES: usize = 4096;
+
+/// Names an extra claim may not take: those of the tokens themselves (RFC 7519 §4.1,
+/// RFC 9068 §2.2, OpenID Connect Core §2) and those the scopes release (§5.1), which
+/// must keep meaning what this server says they mean.
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "sid",
+    "client_id",
+    "scope",
+    "cnf",
+    "typ",
+    "token_type",
+    "token_use",
+    "active",
+    "username",
+    "ext",
+];
+
+impl ExtraClaims {
+    /// Refuses reserved names and oversized sets; the message names the offender.
+    pub fn check(self) -> Result<Self, String> {
+        for (set, claims) in [
+            ("access_token", &self.access_token),
+            ("id_token", &self.id_token),
+        ] {
+            let standard = SCOPE_CLAIMS.iter().flat_map(|(_, names)| names.iter());
+            if let Some(name) = claims
+                .keys()
+                .find(|k| RESERVED_CLAIMS.contains(&k.as_str()) || standard.clone().any(|n| n == k))
+            {
+                let shown: String = name.chars().take(40).collect();
+                return Err(format!(
+                    "session.{set}: {shown:?} is a claim this server sets itself"
+                ));
+            }
+            let size = serde_json::to_vec(claims).map_or(usize::MAX, |v| v.len());
+            if size > MAX_EXTRA_CLAIMS_BYTES {
+                return Err(format!(
+                    "session.{set} is {size} bytes as JSON; at most {MAX_EXTRA_CLAIMS_BYTES}"
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.access_token.is_empty() && self.id_token.is_empty()
+    }
+
+    /// As stored with a grant; `None` when there are none.
+    pub fn stored(&self) -> Option<String> {
+        (!self.is_empty())
+            .then(|| serde_json::to_string(self).ok())
+            .flatten()
+    }
+
+    /// Reads what [`ExtraClaims::stored`] wrote; nothing stored is no claims.
+    pub fn from_stored(text: Option<&str>) -> Result<Self, serde_json::Error> {
+        text.map_or(Ok(Self::default()), serde_json::from_str)
+    }
+}
+
+/// Adds `extra` to a claims object; names already set are kept (checked names never
+/// collide, and a stored set must not override the server's own).
+fn add_claims(target: &mut Value, extra: &Map<String, Value>) {
+    if let Value::Object(map) = target {
+        for (name, value) in extra {
+            map.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
+}
+
 /// The value of one claim about `user`, if she has one.
 fn claim_value(user: &UserClaims, claim: &str) -> Option<Value> {
     match claim {
@@ -69,9 +165,12 @@ fn released(user: &UserClaims, scope: &ScopeSet) -> Map<String, Value> {
     claims
 }
 
-/// The userinfo claims `scope` releases (OpenID Connect Core §5.3.2).
-pub fn userinfo(user: &UserClaims, scope: &ScopeSet) -> Value {
-    Value::Object(released(user, scope))
+/// The userinfo claims `scope` releases (OpenID Connect Core §5.3.2), and those a consent
+/// app added for ID tokens.
+pub fn userinfo(user: &UserClaims, scope: &ScopeSet, extra: &ExtraClaims) -> Value {
+    let mut claims = Value::Object(released(user, scope));
+    add_claims(&mut claims, &extra.id_token);
+    claims
 }
 
 pub struct IdTokenInput<'a> {
@@ -85,6 +184,7 @@ pub struct IdTokenInput<'a> {
     pub ttl_secs: i64,
     /// Sets `at_hash` when the ID token travels with an access token.
     pub access_token: Option<&'a str>,
+    pub extra: &'a ExtraClaims,
 }
 
 fn datetime(ts: Timestamp) -> chrono::DateTime<Utc> {
@@ -133,8 +233,9 @@ pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, Si
     };
     // Signed here rather than by the openidconnect crate, which leaves `typ` out: an ID
     // token says `JWT` and a JWT access token `at+jwt`, so neither passes for the other.
-    let claims =
+    let mut claims =
         serde_json::to_value(&claims).map_err(|e| SignedTokenError::Claims(e.to_string()))?;
+    add_claims(&mut claims, &input.extra.id_token);
     Ok(key.sign_jwt(ID_TOKEN_TYPE, &claims)?)
 }
 
@@ -152,6 +253,7 @@ pub struct AccessTokenJwt<'a> {
     pub now: Timestamp,
     pub ttl_secs: i64,
     pub auth_time: Option<Timestamp>,
+    pub extra: &'a ExtraClaims,
 }
 
 /// An RFC 9068 access token: a JWT with `typ: at+jwt`.
@@ -175,6 +277,7 @@ pub fn access_token_jwt(
     if let Some(auth_time) = input.auth_time {
         claims["auth_time"] = json!(auth_time);
     }
+    add_claims(&mut claims, &input.extra.access_token);
     Ok(key.sign_jwt("at+jwt", &claims)?)
 }
 
@@ -216,6 +319,7 @@ mod tests {
                 now: 1_700_000_000,
                 ttl_secs: 600,
                 auth_time,
+                extra: &ExtraClaims::default(),
             };
             let jwt = access_token_jwt(&key, &input).unwrap();
             let parts: Vec<&str> = jwt.split('.').collect();
@@ -234,6 +338,50 @@ mod tests {
                 auth_time.map(|t| json!(t))
             );
         }
+    }
+
+    #[test]
+    fn extra_claims_never_take_a_name_the_server_sets() {
+        let extra = |set: &str, name: &str| {
+            let mut claims = ExtraClaims::default();
+            let map = if set == "id_token" {
+                &mut claims.id_token
+            } else {
+                &mut claims.access_token
+            };
+            map.insert(name.into(), json!("x"));
+            claims.check()
+        };
+        for name in [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "nonce",
+            "auth_time",
+            "scope",
+            "client_id",
+            "email",
+            "name",
+            "preferred_username",
+            "ext",
+        ] {
+            for set in ["id_token", "access_token"] {
+                let refused = extra(set, name).unwrap_err();
+                assert!(refused.starts_with(&format!("session.{set}")), "{refused}");
+            }
+        }
+        assert!(extra("id_token", "department").is_ok());
+        let mut big = ExtraClaims::default();
+        big.access_token
+            .insert("blob".into(), json!("x".repeat(MAX_EXTRA_CLAIMS_BYTES)));
+        assert!(big.check().is_err());
+        assert_eq!(ExtraClaims::default().stored(), None, "nothing to store");
+        assert_eq!(
+            ExtraClaims::from_stored(None).unwrap(),
+            ExtraClaims::default()
+        );
     }
 
     fn user() -> UserClaims {
@@ -288,6 +436,7 @@ mod tests {
                     now: 1_700_000_000,
                     ttl_secs: 60,
                     access_token: None,
+                    extra: &ExtraClaims::default(),
                 },
             )
             .unwrap();
@@ -305,7 +454,7 @@ mod tests {
                 .map(String::as_str)
                 .filter(|k| !protocol_claims.contains(k))
                 .collect();
-            let info = userinfo(&user, &scope);
+            let info = userinfo(&user, &scope, &ExtraClaims::default());
             let mut at_userinfo: Vec<&str> = info
                 .as_object()
                 .unwrap()
@@ -347,6 +496,7 @@ mod tests {
                     now,
                     ttl_secs: 300,
                     access_token: Some("pc_at_x"),
+                    extra: &ExtraClaims::default(),
                 },
             )
             .unwrap();
@@ -377,9 +527,17 @@ mod tests {
 
     #[test]
     fn userinfo_releases_only_what_the_scope_allows() {
-        let only_openid = userinfo(&user(), &ScopeSet::parse("openid").unwrap());
+        let only_openid = userinfo(
+            &user(),
+            &ScopeSet::parse("openid").unwrap(),
+            &ExtraClaims::default(),
+        );
         assert_eq!(only_openid, json!({ "sub": "u-1" }));
-        let email = userinfo(&user(), &ScopeSet::parse("openid email").unwrap());
+        let email = userinfo(
+            &user(),
+            &ScopeSet::parse("openid email").unwrap(),
+            &ExtraClaims::default(),
+        );
         assert_eq!(email["email"], "ann@example.com");
         assert!(email.get("name").is_none());
     }

@@ -178,3 +178,31 @@ pub fn touch_if_stale(
     .execute(conn)?;
     Ok(())
 }
+
+/// Sets (or clears) the claims a consent app added to the tokens of the user's grant to
+/// the client. Token records remember them, hence the [`Tx`].
+pub fn set_session_claims(
+    tx: &mut Tx<'_>,
+    user_id: &str,
+    client_id: &str,
+    claims: Option<&str>,
+) -> Result<()> {
+    diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::client_id.eq(client_id)),
+    )
+    .set(grants::session_claims.eq(claims))
+    .execute(tx.conn())?;
+    Ok(())
+}
+
+/// The claims a consent app added to the grant's tokens, as stored.
+pub fn session_claims(conn: &mut DbConnection, grant_id: &str) -> Result<Option<String>> {
+    Ok(grants::table
+        .find(grant_id)
+        .select(grants::session_claims)
+        .first::<Option<String>>(conn)
+        .optional()?
+        .flatten())
+}

@@ -97,6 +97,7 @@ diesel::table! {
         auth_time -> BigInt,
         access_time -> BigInt,
         remembered_scope -> Text,
+        session_claims -> Nullable<Text>,
     }
 }
 

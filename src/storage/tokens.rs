@@ -56,6 +56,8 @@ pub struct TokenRecord {
     pub user_is_admin: bool,
     /// When the token's grant was last used, if it has one.
     pub grant_access_time: Option<i64>,
+    /// The claims a consent app added to the grant's tokens (JSON), if any.
+    pub session_claims: Option<String>,
 }
 
 impl TokenRecord {
@@ -81,15 +83,23 @@ pub fn find(conn: &mut DbConnection, hash: &[u8]) -> Result<Option<TokenRecord>>
             users::username.nullable(),
             users::is_admin.nullable(),
             grants::access_time.nullable(),
+            grants::session_claims.nullable(),
         ))
-        .first::<(TokenRow, Option<String>, Option<bool>, Option<i64>)>(conn)
+        .first::<(
+            TokenRow,
+            Option<String>,
+            Option<bool>,
+            Option<i64>,
+            Option<String>,
+        )>(conn)
         .optional()?
         .map(
-            |(token, username, is_admin, grant_access_time)| TokenRecord {
+            |(token, username, is_admin, grant_access_time, session_claims)| TokenRecord {
                 token,
                 username,
                 user_is_admin: is_admin.unwrap_or(false),
                 grant_access_time,
+                session_claims,
             },
         ))
 }

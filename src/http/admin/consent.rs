@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::http::error::ErrorBody;
 use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::time;
 use crate::service::authorize::{self, AnswerBinding, ConsentRequestView};
 
@@ -51,6 +52,11 @@ pub struct AcceptRequest {
     /// Skip asking next time for these scopes.
     #[serde(default)]
     remember: bool,
+    /// Claims for the grant's tokens: `access_token` (JWT access tokens, introspection's
+    /// `ext`) and `id_token` (ID tokens, userinfo); each at most 4 KiB, no reserved names.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    session: ExtraClaims,
 }
 
 /// Accept: the user allowed (some of) the scopes.
@@ -111,6 +117,7 @@ async fn accept_with(
         grant_scope: body.grant_scope,
         remember: body.remember,
         subject: None,
+        session: body.session,
     };
     answer(state, challenge, decision).await
 }

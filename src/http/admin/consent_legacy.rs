@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::{optional_json, Bearer};
 use crate::http::{blocking, State};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::time;
 use crate::service::authorize::{self, AnswerBinding, LegacyConsentRequest};
 
@@ -48,11 +49,11 @@ pub struct LegacyAcceptance {
     grant_scopes: Option<Vec<String>>,
     /// When given, the signed-in user's `sub` or username.
     subject: Option<String>,
-    /// Extra claims for access tokens: refused unless empty, as this server does not
-    /// put extra claims into tokens.
+    /// Extra claims for the grant's access tokens (JWT access tokens, introspection's
+    /// `ext`).
     #[schema(value_type = Option<Object>)]
     access_token_extra: Option<serde_json::Value>,
-    /// Extra claims for ID tokens: refused unless empty.
+    /// Extra claims for its ID tokens and userinfo.
     #[schema(value_type = Option<Object>)]
     id_token_extra: Option<serde_json::Value>,
 }
@@ -80,19 +81,23 @@ pub async fn accept(
 ) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
     let body: LegacyAcceptance = optional_json(&body)?;
-    for (field, extra) in [
-        ("accessTokenExtra", &body.access_token_extra),
-        ("idTokenExtra", &body.id_token_extra),
+    let mut session = ExtraClaims::default();
+    for (field, extra, into) in [
+        (
+            "accessTokenExtra",
+            body.access_token_extra,
+            &mut session.access_token,
+        ),
+        ("idTokenExtra", body.id_token_extra, &mut session.id_token),
     ] {
-        let empty = match extra {
-            None | Some(serde_json::Value::Null) => true,
-            Some(serde_json::Value::Object(map)) => map.is_empty(),
-            Some(_) => false,
-        };
-        if !empty {
-            return Err(Error::InvalidRequest(format!(
-                "{field}: extra token claims are not supported; send an empty object or leave it out"
-            )));
+        match extra {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Object(map)) => *into = map,
+            Some(_) => {
+                return Err(Error::InvalidRequest(format!(
+                    "{field} must be a JSON object"
+                )))
+            }
         }
     }
     let decision = authorize::Decision::Accept {
@@ -100,6 +105,7 @@ pub async fn accept(
         // Hydra 0.x answers were remembered by the consent app, not the server.
         remember: false,
         subject: body.subject,
+        session,
     };
     record(state, id.into_inner(), decision, AnswerBinding::Challenge).await?;
     Ok(HttpResponse::NoContent().finish())

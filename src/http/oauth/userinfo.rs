@@ -69,7 +69,12 @@ pub async fn userinfo(
             )));
         }
         let record = service::users::find(&state.db, &user.id)?.ok_or_else(Error::invalid_token)?;
-        Ok(claims::userinfo(&user_claims(&record), &principal.scope))
+        let extra = service::tokens::session_claims(&state.db, token.expose_str())?;
+        Ok(claims::userinfo(
+            &user_claims(&record),
+            &principal.scope,
+            &extra,
+        ))
     })
     .await?;
     Ok(HttpResponse::Ok()

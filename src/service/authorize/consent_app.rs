@@ -5,6 +5,7 @@
 use super::{hash_hex, holdable_by, issue_code, ClientResponse, Context, Outcome, SessionUser};
 use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::Client;
 use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::scope::ScopeSet;
@@ -12,7 +13,7 @@ use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
 use crate::service;
 use crate::storage::flows::{self, FlowRow};
-use crate::storage::Db;
+use crate::storage::{grants, Db};
 
 /// Hands the decision to the external consent app through a single-use challenge.
 pub(super) fn delegate(db: &Db, consent_url: &str, flow: &str) -> Result<Outcome> {
@@ -32,6 +33,9 @@ struct ConsentAnswer {
     accept: bool,
     grant_scope: String,
     remember: bool,
+    /// Claims for the grant's tokens (answers stored before there were any have none).
+    #[serde(default)]
+    session: ExtraClaims,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -91,6 +95,9 @@ pub(super) fn apply_answer(
     let mut granted = req.clone();
     granted.scope = ScopeSet::parse(&answer.grant_scope).map_err(Error::internal)?;
     let code = issue_code(cx, client, &granted, &user, answer.remember)?;
+    // The latest answer decides what the grant's tokens carry, none included.
+    let stored = answer.session.stored();
+    db.change(|tx| grants::set_session_claims(tx, user_id, &client.id, stored.as_deref()))?;
     Ok(Outcome::Respond(ClientResponse::code(
         req,
         code,
@@ -160,6 +167,8 @@ pub enum Decision {
         remember: bool,
         /// When given, the signed-in user's `sub` or username.
         subject: Option<String>,
+        /// Claims for the grant's access and ID tokens.
+        session: ExtraClaims,
     },
     /// Refuse with an OAuth error code (default `access_denied`).
     Reject {
@@ -195,17 +204,26 @@ pub fn answer_challenge(
     {
         check_subject(db, &flow, subject)?;
     }
-    let (accept, grant_scope, remember, error, error_description) = match decision {
+    let (accept, grant_scope, remember, session, error, error_description) = match decision {
         Decision::Accept {
             grant_scope,
             remember,
+            session,
             ..
-        } => (true, grant_scope, remember, None, None),
+        } => (true, grant_scope, remember, session, None, None),
         Decision::Reject {
             error,
             error_description,
-        } => (false, None, false, error, error_description),
+        } => (
+            false,
+            None,
+            false,
+            ExtraClaims::default(),
+            error,
+            error_description,
+        ),
     };
+    let session = session.check().map_err(Error::InvalidRequest)?;
     let requested = req.scope_set();
     let grant_scope = match grant_scope {
         None => requested.clone(),
@@ -233,6 +251,7 @@ pub fn answer_challenge(
         accept,
         grant_scope: grant_scope.to_string(),
         remember,
+        session,
         error,
         error_description,
     };

@@ -2,6 +2,7 @@
 
 use super::{invalid_grant, Issue, Issuer};
 use crate::error::{Error, Result};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::{Client, GrantType};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::exchange::{check_code_exchange, CodeRefusal, IssuedCode};
@@ -10,7 +11,7 @@ use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens as store;
-use crate::storage::{codes, users, write};
+use crate::storage::{codes, grants, users, write};
 
 impl Issuer<'_> {
     /// Exchanges an authorization code. A second use of a code fails and revokes what the
@@ -55,6 +56,8 @@ impl Issuer<'_> {
         let user = users::find_by_id(&mut conn, &row.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
         let scope = ScopeSet::parse(&row.scope).map_err(Error::internal)?;
+        let stored = grants::session_claims(&mut conn, &row.grant_id)?;
+        let extra = ExtraClaims::from_stored(stored.as_deref()).map_err(Error::internal)?;
         let what = Issue {
             client,
             user: &user,
@@ -65,6 +68,7 @@ impl Issuer<'_> {
             nonce: row.nonce.as_deref(),
             refresh: scope.contains("offline_access")
                 && client.allows_grant(GrantType::RefreshToken),
+            extra: &extra,
         };
         let response = self.prepare(&what, &key, now)?;
         // Consuming the code and storing its tokens is one transaction: whoever consumes

@@ -13,7 +13,7 @@ use super::keys::Signer;
 use super::tokens::TokenResponse;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::protocol::claims::{self, AccessTokenJwt, IdTokenInput, UserClaims};
+use crate::protocol::claims::{self, AccessTokenJwt, ExtraClaims, IdTokenInput, UserClaims};
 use crate::protocol::client::{Client, TokenFormat};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::keys::SigningKey;
@@ -49,6 +49,8 @@ struct Issue<'a> {
     auth_time: Timestamp,
     nonce: Option<&'a str>,
     refresh: bool,
+    /// What a consent app added to the grant's tokens.
+    extra: &'a ExtraClaims,
 }
 
 impl Issuer<'_> {
@@ -87,6 +89,7 @@ impl Issuer<'_> {
                     now,
                     ttl_secs: access_ttl,
                     auth_time: Some(what.auth_time),
+                    extra: what.extra,
                 },
             )
             .map_err(Error::internal)?,
@@ -109,6 +112,7 @@ impl Issuer<'_> {
                         now,
                         ttl_secs: Self::ttl(s.id_token_ttl),
                         access_token: Some(&access_token),
+                        extra: what.extra,
                     },
                 )
                 .map_err(Error::internal)?,
@@ -209,6 +213,7 @@ impl Issuer<'_> {
             auth_time,
             nonce: None,
             refresh: false,
+            extra: &ExtraClaims::default(),
         };
         let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {

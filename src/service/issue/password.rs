@@ -2,6 +2,7 @@
 
 use super::{invalid_grant, Issue, Issuer};
 use crate::error::{Error, Result};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::{Client, GrantType};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::grant::allowed_scope;
@@ -54,6 +55,7 @@ impl Issuer<'_> {
             auth_time: now,
             nonce: None,
             refresh,
+            extra: &ExtraClaims::default(),
         };
         let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {

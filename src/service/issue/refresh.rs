@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{invalid_grant, Issue, Issuer};
 use crate::error::{Error, Result};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::{Client, GrantType};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::exchange::{may_repeat_successor, refreshed_scope};
@@ -63,6 +64,8 @@ impl Issuer<'_> {
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let family = t.family_id.clone().unwrap_or_else(secret::new_id);
             let grant_id = t.grant_id.clone().unwrap_or_default();
+            let extra = ExtraClaims::from_stored(record.session_claims.as_deref())
+                .map_err(Error::internal)?;
             let what = Issue {
                 client,
                 user: &user,
@@ -73,6 +76,7 @@ impl Issuer<'_> {
                 nonce: None,
                 // The refresh keeps the original grant's offline access.
                 refresh: true,
+                extra: &extra,
             };
             let response = self.prepare(&what, &key, now)?;
             let sealed = seal_successor(refresh_token, &response)?;

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{note_use, use_is_news};
 use crate::error::{Error, Result};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::Client;
 use crate::protocol::error::OAuthError;
 use crate::protocol::scope::ScopeSet;
@@ -28,6 +29,10 @@ pub struct Introspection {
     pub exp: Option<i64>,
     pub iat: Option<i64>,
     pub iss: Option<String>,
+    /// Claims a consent app added to the access tokens of the grant (RFC 7662 §2.2
+    /// allows extensions).
+    #[schema(value_type = Option<Object>)]
+    pub ext: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Who asks to introspect: a client may see only its own tokens; a bearer token with
@@ -108,14 +113,18 @@ fn judge(
     if required.is_some_and(|r| !r.is_subset(&scope)) {
         return Ok(Introspection::default());
     }
-    Ok(active_view(record, issuer))
+    active_view(record, issuer)
 }
 
-fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
+fn active_view(record: &TokenRecord, issuer: &str) -> Result<Introspection> {
     // Field by field: the row also holds the encrypted successor of a refresh token.
     let t = &record.token;
     let is_access = t.kind == TokenKind::Access;
-    Introspection {
+    let extra = ExtraClaims::from_stored(record.session_claims.as_deref())
+        .map_err(Error::internal)?
+        .access_token;
+    Ok(Introspection {
+        ext: (is_access && !extra.is_empty()).then_some(extra),
         active: true,
         scope: Some(t.scope.clone()),
         sub: Some(t.user_id.clone().unwrap_or_else(|| t.client_id.clone())),
@@ -133,5 +142,5 @@ fn active_view(record: &TokenRecord, issuer: &str) -> Introspection {
         exp: Some(t.expires_at),
         iat: Some(t.issued_at),
         iss: Some(issuer.to_owned()),
-    }
+    })
 }

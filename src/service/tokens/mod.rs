@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::{AuthMethod, Client, ClientType};
 use crate::protocol::credentials::ClientCredentials;
 use crate::protocol::error::OAuthError;
@@ -178,6 +179,14 @@ pub fn principal(db: &Db, bearer: &str, now: Timestamp) -> Result<Principal> {
         scope,
         user_token,
     })
+}
+
+/// The claims a consent app added to the grant of an access token (none for a token
+/// without one); read from memory when the token was just used.
+pub fn session_claims(db: &Db, bearer: &str) -> Result<ExtraClaims> {
+    let record = store::find_remembered(db, &secret::token_hash(bearer))?;
+    ExtraClaims::from_stored(record.and_then(|r| r.session_claims).as_deref())
+        .map_err(Error::internal)
 }
 
 /// Whether using this token now should move its grant's last-used time.

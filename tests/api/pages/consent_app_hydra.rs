@@ -89,13 +89,13 @@ async fn a_consent_app_written_for_hydra_0_x_works_unchanged(backend: Backend) {
         ),
         (
             &manager,
-            json!({"accessTokenExtra": {"team": "books"}}),
+            json!({"accessTokenExtra": {"sub": "someone"}}),
             400,
             "invalid_request",
         ),
         (
             &manager,
-            json!({"idTokenExtra": {"team": "books"}}),
+            json!({"idTokenExtra": "text"}),
             400,
             "invalid_request",
         ),

@@ -4,5 +4,6 @@ mod connections;
 mod consent_app;
 mod consent_app_hydra;
 mod consent_page;
+mod session_claims;
 mod sign_in;
 mod signed_in;
