@@ -1,6 +1,6 @@
 //! The consent-request API for an external consent app (Hydra-style).
 
-use actix_web::{get, patch, put, web, HttpResponse};
+use actix_web::{get, route, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
@@ -59,8 +59,11 @@ pub struct AcceptRequest {
     session: ExtraClaims,
 }
 
-/// Accept: the user allowed (some of) the scopes.
+/// Accept: the user allowed (some of) the scopes. PUT, or PATCH as Hydra's consent API
+/// took it.
 #[utoipa::path(
+    method(put, patch),
+    path = "/admin/consent-requests/{challenge}/accept",
     tag = "consent",
     params(("challenge" = String, Path, description = "consent_challenge")),
     request_body = AcceptRequest,
@@ -72,31 +75,12 @@ pub struct AcceptRequest {
     ),
     security(("bearer" = ["consent:manage"]))
 )]
-#[put("/admin/consent-requests/{challenge}/accept")]
+#[route(
+    "/admin/consent-requests/{challenge}/accept",
+    method = "PUT",
+    method = "PATCH"
+)]
 pub async fn accept(
-    state: State,
-    bearer: Bearer,
-    challenge: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse> {
-    accept_with(state, bearer, challenge.into_inner(), &body).await
-}
-
-/// Accept, as [`accept`]: a consent app may send it with PATCH, as Hydra's did.
-#[utoipa::path(
-    tag = "consent",
-    params(("challenge" = String, Path, description = "consent_challenge")),
-    request_body = AcceptRequest,
-    responses(
-        (status = 200, body = RedirectTo),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-    ),
-    security(("bearer" = ["consent:manage"]))
-)]
-#[patch("/admin/consent-requests/{challenge}/accept")]
-pub async fn accept_by_patch(
     state: State,
     bearer: Bearer,
     challenge: web::Path<String>,
@@ -130,8 +114,10 @@ pub struct RejectRequest {
     error_description: Option<String>,
 }
 
-/// Reject: the client is told the request was refused.
+/// Reject: the client is told the request was refused. PUT, or PATCH.
 #[utoipa::path(
+    method(put, patch),
+    path = "/admin/consent-requests/{challenge}/reject",
     tag = "consent",
     params(("challenge" = String, Path, description = "consent_challenge")),
     request_body = RejectRequest,
@@ -143,31 +129,12 @@ pub struct RejectRequest {
     ),
     security(("bearer" = ["consent:manage"]))
 )]
-#[put("/admin/consent-requests/{challenge}/reject")]
+#[route(
+    "/admin/consent-requests/{challenge}/reject",
+    method = "PUT",
+    method = "PATCH"
+)]
 pub async fn reject(
-    state: State,
-    bearer: Bearer,
-    challenge: web::Path<String>,
-    body: web::Bytes,
-) -> Result<HttpResponse> {
-    reject_with(state, bearer, challenge.into_inner(), &body).await
-}
-
-/// Reject, as [`reject`], sent with PATCH.
-#[utoipa::path(
-    tag = "consent",
-    params(("challenge" = String, Path, description = "consent_challenge")),
-    request_body = RejectRequest,
-    responses(
-        (status = 200, body = RedirectTo),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-    ),
-    security(("bearer" = ["consent:manage"]))
-)]
-#[patch("/admin/consent-requests/{challenge}/reject")]
-pub async fn reject_by_patch(
     state: State,
     bearer: Bearer,
     challenge: web::Path<String>,

@@ -28,9 +28,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(authorizations::remove_for)
         .service(consent::get_request)
         .service(consent::accept)
-        .service(consent::accept_by_patch)
         .service(consent::reject)
-        .service(consent::reject_by_patch)
         .service(consent_legacy::get_request)
         .service(consent_legacy::accept)
         .service(consent_legacy::reject);
