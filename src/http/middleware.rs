@@ -10,8 +10,8 @@ use actix_web::ResponseError;
 
 use super::State;
 
-/// Paths that carry a consent challenge.
-const CHALLENGE_PATHS: &str = "/admin/consent-requests/";
+/// Paths that carry a consent challenge (the current form and Hydra 0.x's).
+const CHALLENGE_PATHS: [&str; 2] = ["/admin/consent-requests/", "/oauth2/consent/requests/"];
 
 /// Logs method, route, path (never the query, which may carry codes or tokens), status
 /// and latency, and records the same in the metrics.
@@ -32,9 +32,9 @@ pub async fn observe(
     let status = response.status().as_u16();
     // A consent challenge in a path is a credential for its flow: such paths are logged
     // as their route only.
-    let path = match path.starts_with(CHALLENGE_PATHS) {
-        true => format!("{CHALLENGE_PATHS}…"),
-        false => path,
+    let path = match CHALLENGE_PATHS.iter().find(|p| path.starts_with(*p)) {
+        Some(prefix) => format!("{prefix}…"),
+        None => path,
     };
     if let Some(state) = state {
         let status_text = status.to_string();

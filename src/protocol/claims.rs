@@ -54,31 +54,17 @@ pub const MAX_EXTRA_CLAIMS_BYTES: usize = 4096;
 /// Names an extra claim may not take: those of the tokens themselves (RFC 7519 §4.1,
 /// RFC 9068 §2.2, OpenID Connect Core §2) and those the scopes release (§5.1), which
 /// must keep meaning what this server says they mean.
+#[rustfmt::skip]
 const RESERVED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "auth_time",
-    "nonce",
-    "acr",
-    "amr",
-    "azp",
-    "at_hash",
-    "c_hash",
-    "sid",
-    "client_id",
-    "scope",
-    "cnf",
-    "typ",
-    "token_type",
-    "token_use",
-    "active",
-    "username",
-    "ext",
+    // The tokens' own (RFC 7519 §4.1, RFC 9068 §2.2, RFC 7662 §2.2, RFC 8693 §4).
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "auth_time", "nonce", "acr", "amr", "azp",
+    "at_hash", "c_hash", "s_hash", "sid", "client_id", "scope", "cnf", "typ", "token_type",
+    "token_use", "active", "username", "ext", "act", "may_act", "roles", "groups",
+    "entitlements",
+    // Every standard claim about the user (OpenID Connect Core §5.1).
+    "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+    "profile", "picture", "website", "email", "email_verified", "gender", "birthdate",
+    "zoneinfo", "locale", "phone_number", "phone_number_verified", "address", "updated_at",
 ];
 
 impl ExtraClaims {
@@ -88,11 +74,11 @@ impl ExtraClaims {
             ("access_token", &self.access_token),
             ("id_token", &self.id_token),
         ] {
-            let standard = SCOPE_CLAIMS.iter().flat_map(|(_, names)| names.iter());
-            if let Some(name) = claims
-                .keys()
-                .find(|k| RESERVED_CLAIMS.contains(&k.as_str()) || standard.clone().any(|n| n == k))
-            {
+            // `name#en` is `name` in a language (OpenID Connect Core §5.2).
+            let reserved = |k: &str| {
+                k.is_empty() || RESERVED_CLAIMS.contains(&k.split('#').next().unwrap_or(k))
+            };
+            if let Some(name) = claims.keys().find(|k| reserved(k)) {
                 let shown: String = name.chars().take(40).collect();
                 return Err(format!(
                     "session.{set}: {shown:?} is a claim this server sets itself"
@@ -366,6 +352,10 @@ mod tests {
             "name",
             "preferred_username",
             "ext",
+            "locale",
+            "birthdate",
+            "name#en",
+            "roles",
         ] {
             for set in ["id_token", "access_token"] {
                 let refused = extra(set, name).unwrap_err();

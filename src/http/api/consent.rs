@@ -56,7 +56,8 @@ pub async fn grant(
     body: web::Json<ConsentGrantRequest>,
 ) -> Result<HttpResponse> {
     let user_id = user_of(&bearer, CONSENT_GRANT)?;
-    let auth_time = bearer.require(CONSENT_GRANT)?.auth_time.ok_or_else(|| {
+    let app = bearer.into_principal(CONSENT_GRANT)?;
+    let auth_time = app.auth_time.ok_or_else(|| {
         Error::InvalidRequest("the token does not say when its user signed in".into())
     })?;
     let user = SessionUser {
@@ -75,7 +76,7 @@ pub async fn grant(
         remember: body.remember,
     };
     let code = blocking(move || {
-        authorize::grant_by_api(&state.db, &state.settings, &user, grant, time::now())
+        authorize::grant_by_api(&state.db, &state.settings, &app, &user, grant, time::now())
     })
     .await?;
     Ok(HttpResponse::Ok()

@@ -8,6 +8,8 @@ use crate::error::{Error, Result};
 use crate::protocol::authorize;
 use crate::protocol::client::GrantType;
 use crate::protocol::error::{ErrorCode, OAuthError};
+use crate::protocol::principal::{Principal, Role};
+use crate::protocol::scope::CONSENT_GRANT;
 use crate::protocol::time::Timestamp;
 use crate::service;
 use crate::storage::Db;
@@ -31,11 +33,21 @@ pub struct ConsentGrant {
 pub fn grant_by_api(
     db: &Db,
     settings: &Settings,
+    app: &Principal,
     user: &SessionUser,
     grant: ConsentGrant,
     now: Timestamp,
 ) -> Result<String> {
     let cx = Context { db, settings, now };
+    // The scope alone is not enough: the app holding it must be one an admin vouches
+    // for (nobody's, or an admin's), whoever registered it and whatever it was granted.
+    let first_party = service::clients::get(db, None, &app.client_id)?;
+    if first_party.acting_role() == Role::User {
+        return Err(Error::OAuth(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            format!("{CONSENT_GRANT} counts only for apps that nobody or an admin owns"),
+        )));
+    }
     let unknown = || Error::OAuth(OAuthError::invalid_request("the client is not registered"));
     let client = service::clients::get(cx.db, None, &grant.client_id).map_err(|_| unknown())?;
     if !client.allows_grant(GrantType::AuthorizationCode) {

@@ -177,6 +177,19 @@ async fn only_a_user_token_with_consent_grant_may_record_consent(backend: Backen
         assert_eq!(census(&f.app), before, "{body} changed something");
     }
 
+    // The scope counts only through an app no user but an admin owns: one an admin
+    // registered for ann gives her tokens nothing.
+    f.app.register(json!({
+        "client_id": "anns-portal", "client_secret": PORTAL_SECRET, "owner": "ann",
+        "redirect_uris": [CALLBACK], "scope": "openid consent:grant",
+    }));
+    let anns_portal = relying_party(&f.app, "anns-portal", Some(PORTAL_SECRET)).await;
+    let (token, _) = exchange_with(&f.app, &anns_portal, &f.browser, &["consent:grant"]).await;
+    let before = census(&f.app);
+    let r = consent(&f, Some(token.access_token().secret()), &good).await;
+    assert_error(r, 403, "insufficient_scope").await;
+    assert_eq!(census(&f.app), before);
+
     // Only admins register clients that may carry it.
     let mal = f.app.user_token("mal", false, "clients:write");
     let r = f

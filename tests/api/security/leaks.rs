@@ -113,6 +113,14 @@ fn consent_challenges_stay_out_of_the_access_log() {
                 reqwest::Method::POST,
                 "/admin/consent-requests/TheChallengeItself123",
             ),
+            (
+                reqwest::Method::GET,
+                "/oauth2/consent/requests/TheChallengeItself123",
+            ),
+            (
+                reqwest::Method::PATCH,
+                "/oauth2/consent/requests/TheChallengeItself123/accept",
+            ),
             (reqwest::Method::GET, "/admin/clients/an-ordinary-path"),
         ] {
             client
@@ -126,6 +134,7 @@ fn consent_challenges_stay_out_of_the_access_log() {
         "the log holds paths: {logged}"
     );
     assert!(logged.contains("/admin/consent-requests/…"), "{logged}");
+    assert!(logged.contains("/oauth2/consent/requests/…"), "{logged}");
     assert!(!logged.contains("TheChallengeItself123"), "{logged}");
 }
 
