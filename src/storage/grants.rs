@@ -21,11 +21,16 @@ pub struct GrantRow {
     pub access_time: i64,
     /// What the user asked to be remembered: a request within it skips the consent page.
     pub remembered_scope: String,
+    /// When what is remembered stops counting; `None`: never.
+    pub remembered_until: Option<i64>,
 }
 
 impl GrantRow {
-    /// The remembered scope, parsed.
-    pub fn remembered(&self) -> ScopeSet {
+    /// The remembered scope, parsed; nothing once it has run out.
+    pub fn remembered(&self, now: Timestamp) -> ScopeSet {
+        if self.remembered_until.is_some_and(|until| until <= now) {
+            return ScopeSet::default();
+        }
         ScopeSet::parse(&self.remembered_scope).unwrap_or_default()
     }
 }
@@ -63,6 +68,12 @@ pub fn upsert(
                         existing.remembered_scope.clone()
                     }),
                     grants::remember.eq(remember || existing.remember),
+                    // A decision remembered now counts until told otherwise.
+                    grants::remembered_until.eq(if remember {
+                        None
+                    } else {
+                        existing.remembered_until
+                    }),
                     grants::auth_time.eq(auth_time),
                     grants::access_time.eq(now),
                 ))
@@ -84,6 +95,7 @@ pub fn upsert(
                 } else {
                     String::new()
                 },
+                remembered_until: None,
             };
             diesel::insert_into(grants::table)
                 .values(&row)
@@ -194,6 +206,24 @@ pub fn set_session_claims(
     )
     .set(grants::session_claims.eq(claims))
     .execute(tx.conn())?;
+    Ok(())
+}
+
+/// Limits how long the user's remembered decision for the client counts (a consent
+/// app's `remember_for`).
+pub fn remember_until(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: &str,
+    until: Timestamp,
+) -> Result<()> {
+    diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::client_id.eq(client_id)),
+    )
+    .set(grants::remembered_until.eq(Some(until)))
+    .execute(conn)?;
     Ok(())
 }
 

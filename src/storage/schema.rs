@@ -98,6 +98,7 @@ diesel::table! {
         access_time -> BigInt,
         remembered_scope -> Text,
         session_claims -> Nullable<Text>,
+        remembered_until -> Nullable<BigInt>,
     }
 }
 

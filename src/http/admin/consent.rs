@@ -52,6 +52,8 @@ pub struct AcceptRequest {
     /// Skip asking next time for these scopes.
     #[serde(default)]
     remember: bool,
+    /// With `remember`: for this many seconds; absent or 0, until the user revokes it.
+    remember_for: Option<i64>,
     /// Claims for the grant's tokens: `access_token` (JWT access tokens, introspection's
     /// `ext`) and `id_token` (ID tokens, userinfo); each at most 4 KiB, no reserved names.
     #[schema(value_type = Option<Object>)]
@@ -102,6 +104,7 @@ async fn accept_with(
         remember: body.remember,
         subject: None,
         session: body.session,
+        remember_for: body.remember_for,
     };
     answer(state, challenge, decision).await
 }

@@ -106,6 +106,7 @@ pub async fn accept(
         remember: false,
         subject: body.subject,
         session,
+        remember_for: None,
     };
     record(state, id.into_inner(), decision, AnswerBinding::Challenge).await?;
     Ok(HttpResponse::NoContent().finish())

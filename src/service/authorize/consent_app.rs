@@ -36,6 +36,9 @@ struct ConsentAnswer {
     /// Claims for the grant's tokens (answers stored before there were any have none).
     #[serde(default)]
     session: ExtraClaims,
+    /// How long `remember` counts, in seconds; none: until the user revokes it.
+    #[serde(default)]
+    remember_for: Option<i64>,
     error: Option<String>,
     error_description: Option<String>,
 }
@@ -98,6 +101,9 @@ pub(super) fn apply_answer(
     // The latest answer decides what the grant's tokens carry, none included.
     let stored = answer.session.stored();
     db.change(|tx| grants::set_session_claims(tx, user_id, &client.id, stored.as_deref()))?;
+    if let (true, Some(seconds)) = (answer.remember, answer.remember_for) {
+        grants::remember_until(&mut *db.conn()?, user_id, &client.id, cx.now + seconds)?;
+    }
     Ok(Outcome::Respond(ClientResponse::code(
         req,
         code,
@@ -169,6 +175,8 @@ pub enum Decision {
         subject: Option<String>,
         /// Claims for the grant's access and ID tokens.
         session: ExtraClaims,
+        /// How long `remember` counts, in seconds; none or 0: until revoked.
+        remember_for: Option<i64>,
     },
     /// Refuse with an OAuth error code (default `access_denied`).
     Reject {
@@ -176,6 +184,9 @@ pub enum Decision {
         error_description: Option<String>,
     },
 }
+
+/// The longest `remember_for`: about ten years.
+const MAX_REMEMBER_FOR: i64 = 10 * 366 * 24 * 3600;
 
 /// How the browser proves, on its way back, that it comes from the consent app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,25 +215,42 @@ pub fn answer_challenge(
     {
         check_subject(db, &flow, subject)?;
     }
-    let (accept, grant_scope, remember, session, error, error_description) = match decision {
-        Decision::Accept {
-            grant_scope,
-            remember,
-            session,
-            ..
-        } => (true, grant_scope, remember, session, None, None),
-        Decision::Reject {
-            error,
-            error_description,
-        } => (
-            false,
-            None,
-            false,
-            ExtraClaims::default(),
-            error,
-            error_description,
-        ),
-    };
+    let (accept, grant_scope, remember, session, remember_for, error, error_description) =
+        match decision {
+            Decision::Accept {
+                grant_scope,
+                remember,
+                session,
+                remember_for,
+                ..
+            } => (
+                true,
+                grant_scope,
+                remember,
+                session,
+                remember_for,
+                None,
+                None,
+            ),
+            Decision::Reject {
+                error,
+                error_description,
+            } => (
+                false,
+                None,
+                false,
+                ExtraClaims::default(),
+                None,
+                error,
+                error_description,
+            ),
+        };
+    if remember_for.is_some_and(|s| !(0..=MAX_REMEMBER_FOR).contains(&s)) {
+        return Err(Error::InvalidRequest(format!(
+            "remember_for is 0 (until revoked) to {MAX_REMEMBER_FOR} seconds"
+        )));
+    }
+    let remember_for = remember_for.filter(|s| *s > 0);
     let session = session.check().map_err(Error::InvalidRequest)?;
     let requested = req.scope_set();
     let grant_scope = match grant_scope {
@@ -252,6 +280,7 @@ pub fn answer_challenge(
         grant_scope: grant_scope.to_string(),
         remember,
         session,
+        remember_for,
         error,
         error_description,
     };

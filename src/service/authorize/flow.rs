@@ -145,7 +145,7 @@ fn decide(
     // Only a remembered decision covering everything asked (that this user may hold)
     // lets the request through without the consent page, prompt=none included.
     let requested = holdable_by(db, &user.id, req.scope_set())?;
-    let remembered = remembered_covers(db, &user.id, &client.id, &requested)?;
+    let remembered = remembered_covers(db, &user.id, &client.id, &requested, cx.now)?;
     let needs_consent = !client.skip_consent && (!remembered || req.has_prompt(Prompt::Consent));
     if needs_consent {
         let refusal = (

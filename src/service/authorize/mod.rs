@@ -165,9 +165,15 @@ fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
 
 /// Whether the user's remembered decisions for `client_id` cover all of `scope`: only
 /// then may a request pass without asking her (`prompt=none` and `/oauth2/code` too).
-fn remembered_covers(db: &Db, user_id: &str, client_id: &str, scope: &ScopeSet) -> Result<bool> {
+fn remembered_covers(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+    scope: &ScopeSet,
+    now: Timestamp,
+) -> Result<bool> {
     Ok(grants::find(&mut *db.conn()?, user_id, client_id)?
-        .is_some_and(|g| scope.is_subset(&g.remembered())))
+        .is_some_and(|g| scope.is_subset(&g.remembered(now))))
 }
 
 /// What a code is bound to, checked again when it is exchanged (RFC 6749 §4.1.3,

@@ -40,7 +40,7 @@ pub fn shortcut(
         .map_err(|_| Error::OAuth(OAuthError::invalid_request("the client is not registered")))?;
     let scope = crate::protocol::grant::allowed_scope(&client, scope.unwrap_or(""))?;
     let scope = holdable_by(db, &user.id, &scope)?;
-    let granted = remembered_covers(db, &user.id, &client.id, &scope)?;
+    let granted = remembered_covers(db, &user.id, &client.id, &scope, now)?;
     if !granted && !client.skip_consent {
         return Err(Error::OAuth(OAuthError::new(
             ErrorCode::ConsentRequired,

@@ -219,4 +219,61 @@ async fn a_consent_app_puts_claims_of_its_own_into_the_grants_tokens(backend: Ba
     );
 }
 
-on_both_backends!(a_consent_app_puts_claims_of_its_own_into_the_grants_tokens);
+/// `remember_for` bounds how long an accepted, remembered decision skips the app.
+async fn a_remembered_answer_counts_for_remember_for_seconds(backend: Backend) {
+    let (port, shared) = consent_app().await;
+    let consent_url = format!("http://127.0.0.1:{port}/consent");
+    let f = fixture_with(backend, &[("PORTCULLIS_CONSENT_URL", &consent_url)]).await;
+    let manager = f.app.admin_token("consent:manage").await;
+    shared
+        .lock()
+        .unwrap()
+        .set(&f.app.base, &manager, Mode::Hold);
+
+    let started = start(&f.rp, &["profile"], &[]);
+    let challenge = hold_flow(&f, &started).await;
+    let accept = format!("/admin/consent-requests/{challenge}/accept");
+    for bad in [json!(-1), json!(400_000_000), json!("an hour")] {
+        let r = answer(
+            &f,
+            &manager,
+            &accept,
+            json!({"remember": true, "remember_for": bad}),
+        )
+        .await;
+        assert_error(r, 400, "invalid_request").await;
+    }
+    let r = answer(
+        &f,
+        &manager,
+        &accept,
+        json!({"remember": true, "remember_for": 3600}),
+    )
+    .await;
+    let redirect_to = json(r).await["redirect_to"].as_str().unwrap().to_owned();
+    let back = f.browser.http.get(&redirect_to).send().await.unwrap();
+    assert!(Landing::param(&f.browser.follow(back, NOBODY).await.redirect(), "code").is_some());
+
+    // Within the hour: no consent app.
+    let again = start(&f.rp, &["profile"], &[]);
+    let landing = f.browser.walk(again.url.as_str(), NOBODY).await.redirect();
+    assert!(Landing::param(&landing, "code").is_some(), "{landing}");
+
+    // Once the hour is over, the app is asked again.
+    {
+        use diesel::prelude::*;
+        use portcullis::storage::schema::grants;
+        diesel::update(grants::table)
+            .set(grants::remembered_until.eq(Some(portcullis::protocol::time::now() - 1)))
+            .execute(&mut *f.app.db.conn().unwrap())
+            .unwrap();
+    }
+    let later = start(&f.rp, &["profile"], &[]);
+    let landing = f.browser.walk(later.url.as_str(), NOBODY).await.redirect();
+    assert!(landing.as_str().starts_with(&consent_url), "{landing}");
+}
+
+on_both_backends!(
+    a_consent_app_puts_claims_of_its_own_into_the_grants_tokens,
+    a_remembered_answer_counts_for_remember_for_seconds,
+);
