@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::is_format_character;
 use super::registration::{shown, web_url};
+use super::{is_format_character, InvalidMetadata};
 
 /// The largest `metadata` object, as compact JSON.
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
@@ -43,7 +43,7 @@ pub struct ExtrasRequest {
 
 impl ExtrasRequest {
     /// Checks each field; the message names the one refused (RFC 7591 §3.2.2).
-    pub fn validate(self) -> Result<ClientExtras, String> {
+    pub fn validate(self) -> Result<ClientExtras, InvalidMetadata> {
         Ok(ClientExtras {
             contacts: entries("contacts", self.contacts.unwrap_or_default(), |_| Ok(()))?,
             policy_uri: self
@@ -67,9 +67,9 @@ fn entries(
     field: &str,
     list: Vec<String>,
     check: impl Fn(&str) -> Result<(), &'static str>,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, InvalidMetadata> {
     if list.len() > MAX_ENTRIES {
-        return Err(format!("{field}: at most {MAX_ENTRIES} entries"));
+        return Err(format!("{field}: at most {MAX_ENTRIES} entries").into());
     }
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for entry in list {
@@ -82,7 +82,8 @@ fn entries(
             return Err(format!(
                 "{field}: {} must be 1 to {MAX_ENTRY} visible characters without spaces",
                 shown(&entry)
-            ));
+            )
+            .into());
         }
         check(&entry).map_err(|why| format!("{field}: {} {why}", shown(&entry)))?;
         if !out.contains(&entry) {
@@ -106,19 +107,19 @@ fn check_origin(text: &str) -> Result<(), &'static str> {
 
 fn metadata(
     value: Option<serde_json::Value>,
-) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+) -> Result<serde_json::Map<String, serde_json::Value>, InvalidMetadata> {
     let map = match value {
         None | Some(serde_json::Value::Null) => return Ok(Default::default()),
         Some(serde_json::Value::Object(map)) => map,
-        Some(_) => return Err("metadata must be a JSON object".into()),
+        Some(_) => return Err(InvalidMetadata("metadata must be a JSON object".into())),
     };
     let size = serde_json::to_vec(&map)
         .map(|v| v.len())
         .unwrap_or(usize::MAX);
     if size > MAX_METADATA_BYTES {
-        return Err(format!(
-            "metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES}"
-        ));
+        return Err(
+            format!("metadata is {size} bytes as JSON; at most {MAX_METADATA_BYTES}").into(),
+        );
     }
     Ok(map)
 }
@@ -214,7 +215,7 @@ mod tests {
             ),
         ];
         for (request, field) in refused {
-            let message = request.validate().unwrap_err();
+            let message = request.validate().unwrap_err().0;
             assert!(message.starts_with(field), "{field}: {message}");
         }
         let kept = ExtrasRequest {

@@ -43,6 +43,81 @@ struct ConsentAnswer {
     error_description: Option<String>,
 }
 
+impl ConsentAnswer {
+    /// Checks a decision against the request it answers; what is kept on the flow.
+    fn from_decision(decision: Decision, requested: &ScopeSet) -> Result<Self> {
+        match decision {
+            Decision::Accept {
+                grant_scope,
+                remember,
+                session,
+                remember_for,
+                subject: _,
+            } => Ok(Self {
+                accept: true,
+                grant_scope: granted_scope(grant_scope, requested)?.to_string(),
+                remember,
+                session: session
+                    .check()
+                    .map_err(|e| Error::InvalidRequest(e.to_string()))?,
+                remember_for: checked_remember_for(remember_for)?,
+                error: None,
+                error_description: None,
+            }),
+            Decision::Reject {
+                error,
+                error_description,
+            } => {
+                if error.as_deref().is_some_and(|code| {
+                    code.is_empty()
+                        || code.len() > 64
+                        || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                }) {
+                    return Err(Error::InvalidRequest(
+                        "error must be an OAuth error code such as access_denied".into(),
+                    ));
+                }
+                Ok(Self {
+                    accept: false,
+                    grant_scope: String::new(),
+                    remember: false,
+                    session: ExtraClaims::default(),
+                    remember_for: None,
+                    error,
+                    error_description,
+                })
+            }
+        }
+    }
+}
+
+/// What the user allowed: everything requested by default, never more.
+fn granted_scope(grant_scope: Option<Vec<String>>, requested: &ScopeSet) -> Result<ScopeSet> {
+    let granted = match grant_scope {
+        None => return Ok(requested.clone()),
+        Some(list) => ScopeSet::parse(&list.join(" "))
+            .map_err(|e| Error::InvalidRequest(format!("grant_scope: {e}")))?,
+    };
+    if !granted.is_subset(requested) {
+        let extra: Vec<&str> = granted.missing_from(requested).collect();
+        return Err(Error::InvalidRequest(format!(
+            "grant_scope includes scopes that were not requested: {}",
+            extra.join(" ")
+        )));
+    }
+    Ok(granted)
+}
+
+/// `remember_for` in range; 0 means no limit.
+fn checked_remember_for(seconds: Option<i64>) -> Result<Option<i64>> {
+    if seconds.is_some_and(|s| !(0..=MAX_REMEMBER_FOR).contains(&s)) {
+        return Err(Error::InvalidRequest(format!(
+            "remember_for is 0 (until revoked) to {MAX_REMEMBER_FOR} seconds"
+        )));
+    }
+    Ok(seconds.filter(|s| *s > 0))
+}
+
 /// Completes a flow with the answer the consent app left on it, once the browser is back
 /// with the verifier that answer handed out.
 pub(super) fn apply_answer(
@@ -215,75 +290,7 @@ pub fn answer_challenge(
     {
         check_subject(db, &flow, subject)?;
     }
-    let (accept, grant_scope, remember, session, remember_for, error, error_description) =
-        match decision {
-            Decision::Accept {
-                grant_scope,
-                remember,
-                session,
-                remember_for,
-                ..
-            } => (
-                true,
-                grant_scope,
-                remember,
-                session,
-                remember_for,
-                None,
-                None,
-            ),
-            Decision::Reject {
-                error,
-                error_description,
-            } => (
-                false,
-                None,
-                false,
-                ExtraClaims::default(),
-                None,
-                error,
-                error_description,
-            ),
-        };
-    if remember_for.is_some_and(|s| !(0..=MAX_REMEMBER_FOR).contains(&s)) {
-        return Err(Error::InvalidRequest(format!(
-            "remember_for is 0 (until revoked) to {MAX_REMEMBER_FOR} seconds"
-        )));
-    }
-    let remember_for = remember_for.filter(|s| *s > 0);
-    let session = session.check().map_err(Error::InvalidRequest)?;
-    let requested = req.scope_set();
-    let grant_scope = match grant_scope {
-        None => requested.clone(),
-        Some(list) => ScopeSet::parse(&list.join(" "))
-            .map_err(|e| Error::InvalidRequest(format!("grant_scope: {e}")))?,
-    };
-    if !grant_scope.is_subset(requested) {
-        let extra: Vec<&str> = grant_scope.missing_from(requested).collect();
-        return Err(Error::InvalidRequest(format!(
-            "grant_scope includes scopes that were not requested: {}",
-            extra.join(" ")
-        )));
-    }
-    if let Some(code) = &error {
-        if code.is_empty()
-            || code.len() > 64
-            || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-        {
-            return Err(Error::InvalidRequest(
-                "error must be an OAuth error code such as access_denied".into(),
-            ));
-        }
-    }
-    let answer = ConsentAnswer {
-        accept,
-        grant_scope: grant_scope.to_string(),
-        remember,
-        session,
-        remember_for,
-        error,
-        error_description,
-    };
+    let answer = ConsentAnswer::from_decision(decision, req.scope_set())?;
     let verifier = match binding {
         AnswerBinding::Verifier => secret::random_string(32),
         AnswerBinding::Challenge => challenge.to_owned(),
