@@ -48,6 +48,14 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
     pub id_token_hint: Option<String>,
+    /// `acr_values`, `ui_locales` and `display` (OpenID Connect Core §3.1.2.1): kept
+    /// for a consent app to read, not acted on here.
+    #[serde(default)]
+    pub acr_values: Option<String>,
+    #[serde(default)]
+    pub ui_locales: Option<String>,
+    #[serde(default)]
+    pub display: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -288,44 +296,6 @@ pub fn check_response_type(client: &Client, value: Option<&str>) -> Result<(), O
     Ok(())
 }
 
-/// `prompt` (OpenID Connect Core §3.1.2.1): known values, each once, `none` alone.
-pub fn parse_prompt(value: Option<&str>) -> Result<Vec<Prompt>, OAuthError> {
-    let mut prompt = Vec::new();
-    for value in value.unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
-        let p = match value {
-            "none" => Prompt::None,
-            "login" => Prompt::Login,
-            "consent" => Prompt::Consent,
-            "select_account" => Prompt::SelectAccount,
-            _ => {
-                return Err(OAuthError::invalid_request(
-                    "prompt is not supported; use none, login, consent or select_account",
-                ))
-            }
-        };
-        if !prompt.contains(&p) {
-            prompt.push(p);
-        }
-    }
-    if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err(OAuthError::invalid_request(
-            "prompt=none cannot be combined with other values",
-        ));
-    }
-    Ok(prompt)
-}
-
-/// `max_age` (OpenID Connect Core §3.1.2.1): a whole, non-negative number of seconds.
-pub fn parse_max_age(value: Option<&str>) -> Result<Option<i64>, OAuthError> {
-    value
-        .map(|text| {
-            text.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
-                OAuthError::invalid_request("max_age must be a whole number of seconds")
-            })
-        })
-        .transpose()
-}
-
 /// A free-text parameter kept with the request, bounded so that stored flows stay small.
 fn bounded(name: &str, value: Option<&str>, max: usize) -> Result<Option<String>, OAuthError> {
     match value {
@@ -393,8 +363,15 @@ pub fn validate(
         max_age,
         login_hint: text("login_hint", 256)?,
         id_token_hint: text("id_token_hint", 8192)?,
+        acr_values: text("acr_values", 256)?,
+        ui_locales: text("ui_locales", 256)?,
+        display: text("display", 16)?,
     })
 }
+
+mod prompt;
+
+pub use prompt::{parse_max_age, parse_prompt};
 
 #[cfg(test)]
 mod tests;

@@ -38,7 +38,7 @@ pub async fn get_request(
 ) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
     let view = blocking(move || {
-        authorize::consent_request_view(&state.db, &state.settings.issuer, &challenge, time::now())
+        authorize::consent_request_view(&state.db, &state.settings, &challenge, time::now())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -35,7 +35,7 @@ pub async fn get_request(
 ) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
     let view = blocking(move || {
-        authorize::legacy_consent_request(&state.db, &state.settings.issuer, &id, time::now())
+        authorize::legacy_consent_request(&state.db, &state.settings, &id, time::now())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -2,7 +2,7 @@
 //! reads and answers the request through the admin API, and the browser comes back with
 //! a verifier that completes the flow.
 
-use super::{hash_hex, holdable_by, issue_code, ClientResponse, Context, Outcome, SessionUser};
+use super::{hash_hex, issue_code, ClientResponse, Context, Outcome, SessionUser};
 use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
 use crate::protocol::claims::ExtraClaims;
@@ -186,20 +186,11 @@ pub(super) fn apply_answer(
     )))
 }
 
-/// What the external consent app reads about a pending request.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct ConsentRequestView {
-    pub challenge: String,
-    pub client: service::clients::AppCard,
-    /// The user's subject identifier.
-    pub subject: String,
-    pub username: String,
-    pub requested_scope: Vec<String>,
-    pub requested_at: String,
-    pub expires_at: String,
-}
-
-fn pending(db: &Db, challenge: &str, now: Timestamp) -> Result<(FlowRow, AuthorizationRequest)> {
+pub(super) fn pending(
+    db: &Db,
+    challenge: &str,
+    now: Timestamp,
+) -> Result<(FlowRow, AuthorizationRequest)> {
     let flow = flows::find_by_challenge(&mut *db.conn()?, &hash_hex(challenge), now)?.ok_or_else(
         || Error::NotFound("the consent request does not exist or has expired".into()),
     )?;
@@ -210,33 +201,6 @@ fn pending(db: &Db, challenge: &str, now: Timestamp) -> Result<(FlowRow, Authori
     }
     let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
     Ok((flow, req))
-}
-
-pub fn consent_request_view(
-    db: &Db,
-    issuer: &str,
-    challenge: &str,
-    now: Timestamp,
-) -> Result<ConsentRequestView> {
-    let (flow, req) = pending(db, challenge, now)?;
-    let client = service::clients::get(db, None, &flow.client_id)?;
-    let user_id = flow.user_id.clone().unwrap_or_default();
-    let requested_scope = holdable_by(db, &user_id, req.scope_set())?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let username = service::users::find(db, &user_id)?
-        .map(|u| u.username)
-        .unwrap_or_default();
-    Ok(ConsentRequestView {
-        challenge: challenge.to_owned(),
-        client: service::clients::AppCard::new(&client, issuer),
-        subject: user_id,
-        username,
-        requested_scope,
-        requested_at: crate::protocol::time::to_rfc3339(flow.created_at),
-        expires_at: crate::protocol::time::to_rfc3339(flow.expires_at),
-    })
 }
 
 /// The consent app's decision on a challenge.
@@ -310,7 +274,7 @@ pub fn answer_challenge(
     resume_url(issuer, &flow.id, &verifier)
 }
 
-fn resume_url(issuer: &str, flow_id: &str, verifier: &str) -> Result<String> {
+pub(super) fn resume_url(issuer: &str, flow_id: &str, verifier: &str) -> Result<String> {
     let mut url =
         url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
     url.query_pairs_mut()
@@ -330,34 +294,4 @@ fn check_subject(db: &Db, flow: &FlowRow, subject: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// A pending request in the Hydra 0.x shape, for consent apps written against it.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LegacyConsentRequest {
-    /// The challenge.
-    pub id: String,
-    pub client_id: String,
-    pub requested_scopes: Vec<String>,
-    /// Where the consent app sends the browser once it has accepted or rejected.
-    pub redirect_url: String,
-    pub expires_at: String,
-}
-
-pub fn legacy_consent_request(
-    db: &Db,
-    issuer: &str,
-    challenge: &str,
-    now: Timestamp,
-) -> Result<LegacyConsentRequest> {
-    let (flow, _) = pending(db, challenge, now)?;
-    let view = consent_request_view(db, issuer, challenge, now)?;
-    Ok(LegacyConsentRequest {
-        id: view.challenge,
-        client_id: view.client.client_id,
-        requested_scopes: view.requested_scope,
-        redirect_url: resume_url(issuer, &flow.id, challenge)?,
-        expires_at: view.expires_at,
-    })
 }

@@ -9,15 +9,17 @@
 mod consent_api;
 mod consent_app;
 mod consent_page;
+mod consent_request;
 mod flow;
 mod shortcut;
 
 pub use consent_api::{grant_by_api, ConsentGrant};
-pub use consent_app::{
-    answer_challenge, consent_request_view, legacy_consent_request, AnswerBinding,
-    ConsentRequestView, Decision, LegacyConsentRequest,
-};
+pub use consent_app::{answer_challenge, AnswerBinding, Decision};
 pub use consent_page::{answer_consent, consent_request, ConsentRequest};
+pub use consent_request::{
+    consent_request_view, legacy_consent_request, ConsentRequestView, LegacyConsentRequest,
+    OidcContext,
+};
 pub use flow::{resume, start};
 pub use shortcut::{shortcut, CodeBinding, ShortcutKind};
 

@@ -124,7 +124,13 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
     };
 
     // Sign in, then the browser goes to the consent app, which accepts openid and email.
-    let started = start(&f.rp, &["email", "profile"], &[]);
+    let hints = [
+        ("login_hint", "ann"),
+        ("ui_locales", "fr en"),
+        ("acr_values", "urn:example:loa:1"),
+        ("display", "page"),
+    ];
+    let started = start(&f.rp, &["email", "profile"], &hints);
     let to_app = f
         .browser
         .walk(started.url.as_str(), SIGNS_IN_AND_ALLOWS)
@@ -166,6 +172,28 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
         view["requested_scope"],
         json!(["email", "openid", "profile"])
     );
+    assert_eq!(view["skip"], false, "nothing remembered yet");
+    assert_eq!(view["amr"], json!(["pwd"]));
+    assert_eq!(
+        view["oidc_context"],
+        json!({
+            "acr_values": ["urn:example:loa:1"], "ui_locales": ["fr", "en"],
+            "login_hint": "ann", "display": "page", "id_token_hint_claims": null,
+        })
+    );
+    let request_url = url::Url::parse(view["request_url"].as_str().unwrap()).unwrap();
+    assert!(request_url
+        .as_str()
+        .starts_with(&f.app.url("/oauth2/auth?")));
+    let param = |name: &str| Landing::param(&request_url, name);
+    assert_eq!(param("client_id").as_deref(), Some("rp"));
+    assert_eq!(param("scope").as_deref(), Some("email openid profile"));
+    assert_eq!(
+        param("state").as_deref(),
+        Some(started.state.secret().as_str())
+    );
+    assert_eq!(param("code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param("ui_locales").as_deref(), Some("fr en"));
 
     // The challenge was single-use.
     let consent_manager = f.app.admin_token("consent:manage").await;
@@ -191,6 +219,20 @@ async fn a_consent_app_answers_for_the_server(backend: Backend) {
         .await
         .redirect();
     assert!(Landing::param(&landing, "code").is_some(), "{landing}");
+
+    // Asked again with prompt=consent, the app is told the decision is remembered.
+    let started = start(&f.rp, &["email"], &[("prompt", "consent")]);
+    let to_app = f
+        .browser
+        .walk(started.url.as_str(), nobody)
+        .await
+        .redirect();
+    let back = f.browser.http.get(to_app.as_str()).send().await.unwrap();
+    let landing = f.browser.follow(back, nobody).await.redirect();
+    assert!(Landing::param(&landing, "code").is_some(), "{landing}");
+    let last = shared.lock().unwrap().seen.last().cloned().unwrap();
+    assert_eq!(last["skip"], true);
+    assert_eq!(last["oidc_context"]["login_hint"], Value::Null);
 
     // Rejected: the client hears access_denied.
     shared.lock().unwrap().mode = Some(Mode::Reject);

@@ -339,6 +339,9 @@ fn pending_consent(app: &TestApp, challenge: &str, client_id: &str, user_id: &st
         max_age: None,
         login_hint: None,
         id_token_hint: None,
+        acr_values: None,
+        ui_locales: None,
+        display: None,
     };
     let conn = &mut *app.db.conn().expect("a connection");
     flows::insert(
