@@ -208,11 +208,14 @@ pub(super) fn lock_owner(conn: &mut DbConnection, owner_id: &str) -> Result<()> 
 }
 
 /// Replaces a registration, keeping its creation time. `secret_hash` `None` keeps the
-/// stored secret. Returns false when there is no such client.
+/// stored secret. Returns false when there is no such client. `checked_owner_id` is the
+/// owner the caller's rights were checked against: if another change gave the client
+/// to someone else meanwhile, nothing is written (a conflict).
 pub fn replace(
     tx: &mut Tx<'_>,
     w: &ClientWrite<'_>,
     keep_secret: bool,
+    checked_owner_id: Option<&str>,
     now: Timestamp,
 ) -> Result<bool> {
     let conn = tx.conn();
@@ -228,9 +231,29 @@ pub fn replace(
     if keep_secret {
         row.secret_hash = old_secret;
     }
-    diesel::update(clients::table.find(w.id))
+    // The owner is part of the update's condition, so that the check holds at the
+    // moment of writing on PostgreSQL too, not only when it was read.
+    let written = match checked_owner_id {
+        Some(owner) => diesel::update(
+            clients::table
+                .find(w.id)
+                .filter(clients::owner_id.eq(owner)),
+        )
         .set(&row)
-        .execute(conn)?;
+        .execute(conn)?,
+        None => diesel::update(
+            clients::table
+                .find(w.id)
+                .filter(clients::owner_id.is_null()),
+        )
+        .set(&row)
+        .execute(conn)?,
+    };
+    if written == 0 {
+        return Err(Error::Conflict(
+            "the client changed owner while this change was made; read it again".into(),
+        ));
+    }
     Ok(true)
 }
 

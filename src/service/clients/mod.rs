@@ -223,7 +223,8 @@ fn store_replacement(
         secret_for(&draft)
     };
     let write = client_write(db, id, &draft, &secret)?;
-    if !db.change(|tx| store::replace(tx, &write, keep_secret, now))? {
+    let checked_owner = current.owner_id.as_deref();
+    if !db.change(|tx| store::replace(tx, &write, keep_secret, checked_owner, now))? {
         return Err(Error::not_found("client", id));
     }
     Ok(ClientView::new(&get(db, None, id)?, secret))

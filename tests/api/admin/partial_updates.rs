@@ -327,8 +327,51 @@ async fn put_names_every_field_its_defaults_would_reset(backend: Backend) {
     assert_eq!(put(&app, &admin, "phone-app", &shown).await.status(), 200);
 }
 
+/// A replacement checked against one owner is not written once the client has another:
+/// an owner's slow PATCH cannot take back a client an admin just moved.
+async fn a_replacement_checked_against_an_old_owner_is_a_conflict(backend: Backend) {
+    use portcullis::protocol::client::ClientRequest;
+    use portcullis::storage::clients::{self, ClientWrite};
+    let app = TestApp::spawn(backend).await;
+    let admin = app.admin_token("clients:read clients:write").await;
+    app.cli(&["users", "create", "ann", "--password", "ann's password"]);
+    app.cli(&["users", "create", "bob", "--password", "bob's password"]);
+    app.register(
+        json!({"client_id": "shared", "owner": "ann", "redirect_uris": ["https://app.example/cb"]}),
+    );
+    let ann_id = {
+        let conn = &mut *app.db.conn().unwrap();
+        portcullis::storage::users::id_of(conn, "ann")
+            .unwrap()
+            .unwrap()
+    };
+    // Meanwhile an admin gives the client to bob.
+    let r = patch(&app, &admin, "shared", &json!({"owner": "bob"})).await;
+    assert_eq!(r.status(), 200);
+
+    let draft: ClientRequest =
+        serde_json::from_value(json!({"client_name": "Ann's again", "owner": "ann"})).unwrap();
+    let draft = draft.validate().unwrap();
+    let write = ClientWrite {
+        id: "shared",
+        draft: &draft,
+        secret_hash: None,
+        owner_id: Some(ann_id.clone()),
+    };
+    let now = portcullis::protocol::time::now();
+    let stale = app
+        .db
+        .change(|tx| clients::replace(tx, &write, true, Some(&ann_id), now));
+    assert!(
+        matches!(stale, Err(portcullis::error::Error::Conflict(_))),
+        "{stale:?}"
+    );
+    assert_eq!(registration(&app, &admin, "shared").await["owner"], "bob");
+}
+
 on_both_backends!(
     unknown_list_parameters_are_refused_and_username_means_owner,
+    a_replacement_checked_against_an_old_owner_is_a_conflict,
     patch_changes_only_the_fields_it_names,
     put_names_every_field_its_defaults_would_reset,
 );
