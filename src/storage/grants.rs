@@ -212,7 +212,7 @@ pub fn set_session_claims(
 /// Limits how long the user's remembered decision for the client counts (a consent
 /// app's `remember_for`).
 pub fn remember_until(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_>,
     user_id: &str,
     client_id: &str,
     until: Timestamp,
@@ -223,7 +223,7 @@ pub fn remember_until(
             .filter(grants::client_id.eq(client_id)),
     )
     .set(grants::remembered_until.eq(Some(until)))
-    .execute(conn)?;
+    .execute(tx.conn())?;
     Ok(())
 }
 

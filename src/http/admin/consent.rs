@@ -88,17 +88,8 @@ pub async fn accept(
     challenge: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    accept_with(state, bearer, challenge.into_inner(), &body).await
-}
-
-async fn accept_with(
-    state: State,
-    bearer: Bearer,
-    challenge: String,
-    body: &[u8],
-) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body: AcceptRequest = optional_json(body)?;
+    let body: AcceptRequest = optional_json(&body)?;
     let decision = authorize::Decision::Accept {
         grant_scope: body.grant_scope,
         remember: body.remember,
@@ -106,7 +97,7 @@ async fn accept_with(
         session: body.session,
         remember_for: body.remember_for,
     };
-    answer(state, challenge, decision).await
+    answer(state, challenge.into_inner(), decision).await
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -143,22 +134,13 @@ pub async fn reject(
     challenge: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse> {
-    reject_with(state, bearer, challenge.into_inner(), &body).await
-}
-
-async fn reject_with(
-    state: State,
-    bearer: Bearer,
-    challenge: String,
-    body: &[u8],
-) -> Result<HttpResponse> {
     bearer.require("consent:manage")?;
-    let body: RejectRequest = optional_json(body)?;
+    let body: RejectRequest = optional_json(&body)?;
     let decision = authorize::Decision::Reject {
         error: body.error,
         error_description: body.error_description,
     };
-    answer(state, challenge, decision).await
+    answer(state, challenge.into_inner(), decision).await
 }
 
 async fn answer(

@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{post, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-use super::user_of;
+use super::token_user;
 use crate::error::{Error, Result};
 use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
@@ -55,8 +55,8 @@ pub async fn grant(
     bearer: Bearer,
     body: web::Json<ConsentGrantRequest>,
 ) -> Result<HttpResponse> {
-    let user_id = user_of(&bearer, CONSENT_GRANT)?;
     let app = bearer.into_principal(CONSENT_GRANT)?;
+    let user_id = token_user(&app)?;
     let auth_time = app.auth_time.ok_or_else(|| {
         Error::InvalidRequest("the token does not say when its user signed in".into())
     })?;

@@ -5,10 +5,15 @@ mod consent;
 
 use crate::error::{Error, Result};
 use crate::http::extract::Bearer;
+use crate::protocol::principal::Principal;
 
 /// The user behind a token; machine tokens have none.
 fn user_of(bearer: &Bearer, scope: &'static str) -> Result<String> {
-    let principal = bearer.require(scope)?;
+    token_user(bearer.require(scope)?)
+}
+
+/// The user a token was issued to, for APIs that only a user's own token may use.
+fn token_user(principal: &Principal) -> Result<String> {
     principal
         .user
         .as_ref()

@@ -175,10 +175,15 @@ pub(super) fn apply_answer(
     let code = issue_code(cx, client, &granted, &user, answer.remember)?;
     // The latest answer decides what the grant's tokens carry, none included.
     let stored = answer.session.stored();
-    db.change(|tx| grants::set_session_claims(tx, user_id, &client.id, stored.as_deref()))?;
-    if let (true, Some(seconds)) = (answer.remember, answer.remember_for) {
-        grants::remember_until(&mut *db.conn()?, user_id, &client.id, cx.now + seconds)?;
-    }
+    db.change(|tx| {
+        grants::set_session_claims(tx, user_id, &client.id, stored.as_deref())?;
+        match (answer.remember, answer.remember_for) {
+            (true, Some(seconds)) => {
+                grants::remember_until(tx, user_id, &client.id, cx.now + seconds)
+            }
+            _ => Ok(()),
+        }
+    })?;
     Ok(Outcome::Respond(ClientResponse::code(
         req,
         code,

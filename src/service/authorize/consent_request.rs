@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::service;
+use crate::storage::flows::FlowRow;
 use crate::storage::Db;
 
 /// What the external consent app reads about a pending request.
@@ -54,6 +55,17 @@ pub fn consent_request_view(
     now: Timestamp,
 ) -> Result<ConsentRequestView> {
     let (flow, req) = pending(db, challenge, now)?;
+    view_of(db, settings, challenge, &flow, &req, now)
+}
+
+fn view_of(
+    db: &Db,
+    settings: &Settings,
+    challenge: &str,
+    flow: &FlowRow,
+    req: &AuthorizationRequest,
+    now: Timestamp,
+) -> Result<ConsentRequestView> {
     let client = service::clients::get(db, None, &flow.client_id)?;
     let user_id = flow.user_id.clone().unwrap_or_default();
     let requested = holdable_by(db, &user_id, req.scope_set())?;
@@ -67,8 +79,8 @@ pub fn consent_request_view(
         subject: user_id,
         username,
         requested_scope: requested.iter().map(str::to_owned).collect(),
-        oidc_context: oidc_context(db, settings, &req, now)?,
-        request_url: request_url(&settings.issuer, &req)?,
+        oidc_context: oidc_context(db, settings, req, now)?,
+        request_url: request_url(&settings.issuer, req)?,
         amr: vec!["pwd".into()],
         requested_at: to_rfc3339(flow.created_at),
         expires_at: to_rfc3339(flow.expires_at),
@@ -172,8 +184,8 @@ pub fn legacy_consent_request(
     challenge: &str,
     now: Timestamp,
 ) -> Result<LegacyConsentRequest> {
-    let (flow, _) = pending(db, challenge, now)?;
-    let view = consent_request_view(db, settings, challenge, now)?;
+    let (flow, req) = pending(db, challenge, now)?;
+    let view = view_of(db, settings, challenge, &flow, &req, now)?;
     Ok(LegacyConsentRequest {
         id: view.challenge,
         client_id: view.client.client_id,
