@@ -17,6 +17,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("master_key", ""),
     ("master_key_file", ""),
     ("consent_url", ""),
+    ("login_url", ""),
+    ("login_app_creates_users", "false"),
     ("access_token_ttl", "1h"),
     ("refresh_token_ttl", "30d"),
     ("auth_code_ttl", "60s"),
@@ -48,6 +50,11 @@ pub struct Settings {
     /// file (see [`crate::service::master_key`]).
     pub master_key_file: Option<std::path::PathBuf>,
     pub consent_url: Option<String>,
+    /// An external login app: when set, people sign in there instead of on `/login`.
+    pub login_url: Option<String>,
+    /// Whether the login app may name a subject this server does not know, which is
+    /// then recorded as a user without a password. Off: it must name an existing user.
+    pub login_app_creates_users: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub auth_code_ttl: Duration,
@@ -192,11 +199,9 @@ impl Settings {
             cookie_key,
             master_key,
             master_key_file,
-            consent_url: raw.check("consent_url", |v| match v {
-                "" => Ok(None),
-                u if url::Url::parse(u).is_err() => Err(format!("{u:?} is not an absolute URL")),
-                u => Ok(Some(u.to_owned())),
-            })?,
+            consent_url: raw.check("consent_url", optional_url)?,
+            login_url: raw.check("login_url", optional_url)?,
+            login_app_creates_users: raw.check("login_app_creates_users", boolean)?,
             access_token_ttl: raw.duration("access_token_ttl")?,
             refresh_token_ttl: raw.duration("refresh_token_ttl")?,
             auth_code_ttl: raw.duration("auth_code_ttl")?,
@@ -219,12 +224,24 @@ impl Settings {
                 clients_per_owner: raw.number("max_clients_per_owner")? as i64,
                 logo_bytes_per_owner: raw.number("max_logo_bytes_per_owner")? as i64,
             },
-            consent_remember_default: raw.check("consent_remember_default", |v| match v {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                other => Err(format!("{other:?} is not true or false")),
-            })?,
+            consent_remember_default: raw.check("consent_remember_default", boolean)?,
         })
+    }
+}
+
+fn optional_url(v: &str) -> Result<Option<String>, String> {
+    match v {
+        "" => Ok(None),
+        u if url::Url::parse(u).is_err() => Err(format!("{u:?} is not an absolute URL")),
+        u => Ok(Some(u.to_owned())),
+    }
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        other => Err(format!("{other:?} is not true or false")),
     }
 }
 

@@ -10,8 +10,13 @@ use actix_web::ResponseError;
 
 use super::State;
 
-/// Paths that carry a consent challenge (the current form and Hydra 0.x's).
-const CHALLENGE_PATHS: [&str; 2] = ["/admin/consent-requests/", "/oauth2/consent/requests/"];
+/// Paths that carry a login or consent challenge (consent in the current form and in
+/// Hydra 0.x's).
+const CHALLENGE_PATHS: [&str; 3] = [
+    "/admin/consent-requests/",
+    "/oauth2/consent/requests/",
+    "/admin/login-requests/",
+];
 
 /// Logs method, route, path (never the query, which may carry codes or tokens), status
 /// and latency, and records the same in the metrics.
@@ -30,7 +35,7 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = response.status().as_u16();
-    // A consent challenge in a path is a credential for its flow: such paths are logged
+    // A challenge in a path is a credential for its flow: such paths are logged
     // as their route only.
     let path = match CHALLENGE_PATHS.iter().find(|p| path.starts_with(*p)) {
         Some(prefix) => format!("{prefix}…"),

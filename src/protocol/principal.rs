@@ -17,6 +17,7 @@ pub const ADMIN_SCOPES: &[&str] = &[
     "authorizations:read",
     "authorizations:write",
     "consent:manage",
+    "login:manage",
     "tokens:introspect",
     "tokens:flush",
 ];

@@ -159,6 +159,7 @@ pub fn describe(scope: &str) -> String {
         "authorizations:read" => "See which apps users have allowed",
         "authorizations:write" => "Remove apps users have allowed",
         "consent:manage" => "Answer consent requests",
+        "login:manage" => "Sign people in to this server",
         "tokens:introspect" => "Check any access token",
         "tokens:flush" => "Delete expired tokens",
         "connections:read" => "See the apps connected to your account",

@@ -23,6 +23,11 @@ pub struct FlowRow {
     pub consent_answer: Option<String>,
     /// Where the request came from.
     pub address: String,
+    /// The external login app's challenge and verifier (hashes), and what it was told
+    /// and answered (JSON).
+    pub login_challenge: Option<String>,
+    pub login_verifier: Option<String>,
+    pub login_state: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
@@ -142,6 +147,84 @@ pub fn answer(
     .set((
         auth_flows::consent_answer.eq(answer),
         auth_flows::consent_verifier.eq(verifier_hash),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Gives a flow waiting for sign-in a fresh challenge (hash) for the external login app,
+/// dropping any earlier challenge and answer.
+pub fn set_login_challenge(
+    conn: &mut DbConnection,
+    id: &str,
+    challenge_hash: &str,
+    state: &str,
+) -> Result<()> {
+    diesel::update(auth_flows::table.find(id))
+        .set((
+            auth_flows::login_challenge.eq(challenge_hash),
+            auth_flows::login_verifier.eq(None::<String>),
+            auth_flows::login_state.eq(state),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The flow behind a login challenge, if it has not expired.
+pub fn find_by_login_challenge(
+    conn: &mut DbConnection,
+    challenge_hash: &str,
+    now: Timestamp,
+) -> Result<Option<FlowRow>> {
+    Ok(auth_flows::table
+        .filter(auth_flows::login_challenge.eq(challenge_hash))
+        .filter(auth_flows::expires_at.gt(now))
+        .select(FlowRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records the login app's answer. Only the first answer to a challenge counts.
+pub fn answer_login(
+    conn: &mut DbConnection,
+    challenge_hash: &str,
+    verifier_hash: &str,
+    state: &str,
+    now: Timestamp,
+) -> Result<bool> {
+    Ok(diesel::update(
+        auth_flows::table
+            .filter(auth_flows::login_challenge.eq(challenge_hash))
+            .filter(auth_flows::login_verifier.is_null())
+            .filter(auth_flows::expires_at.gt(now)),
+    )
+    .set((
+        auth_flows::login_verifier.eq(verifier_hash),
+        auth_flows::login_state.eq(state),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Signs the login app's user in to the flow, once: the challenge and verifier are
+/// spent. False when another request spent them first.
+pub fn complete_login(
+    conn: &mut DbConnection,
+    id: &str,
+    verifier_hash: &str,
+    user_id: &str,
+    auth_time: Timestamp,
+) -> Result<bool> {
+    Ok(diesel::update(
+        auth_flows::table
+            .find(id)
+            .filter(auth_flows::login_verifier.eq(verifier_hash)),
+    )
+    .set((
+        auth_flows::user_id.eq(user_id),
+        auth_flows::auth_time.eq(auth_time),
+        auth_flows::login_challenge.eq(None::<String>),
+        auth_flows::login_verifier.eq(None::<String>),
     ))
     .execute(conn)?
         == 1)

@@ -116,6 +116,9 @@ diesel::table! {
         consent_verifier -> Nullable<Text>,
         consent_answer -> Nullable<Text>,
         address -> Text,
+        login_challenge -> Nullable<Text>,
+        login_verifier -> Nullable<Text>,
+        login_state -> Nullable<Text>,
     }
 }
 

@@ -14,8 +14,8 @@ use crate::service::authorize::{self, AnswerBinding, ConsentRequestView};
 /// What the consent app answers with.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RedirectTo {
-    /// Where the consent app sends the browser next.
-    redirect_to: String,
+    /// Where the app sends the browser next.
+    pub(super) redirect_to: String,
 }
 
 /// The pending request behind a challenge: the client, the user, the scopes.

@@ -4,6 +4,7 @@ mod authorizations;
 mod clients;
 mod consent;
 mod consent_legacy;
+mod login;
 mod tokens;
 mod users;
 
@@ -31,7 +32,10 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(consent::reject)
         .service(consent_legacy::get_request)
         .service(consent_legacy::accept)
-        .service(consent_legacy::reject);
+        .service(consent_legacy::reject)
+        .service(login::get_request)
+        .service(login::accept)
+        .service(login::reject);
 }
 
 /// `limit` and `offset` of a list request.

@@ -3,12 +3,12 @@
 use actix_web::{get, route, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use crate::http::pages::{outcome, PageError};
+use crate::http::pages::{keep_signed_in, outcome, PageError};
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::authorize::Params;
 use crate::protocol::time;
-use crate::service::authorize as flow;
+use crate::service::authorize::{self as flow, LoginReturn};
 
 fn collect(pairs: Vec<(String, String)>) -> Params {
     let mut params = Params::new();
@@ -45,6 +45,8 @@ pub struct ResumeQuery {
     flow: String,
     /// Present when the external consent app answered.
     consent_verifier: Option<String>,
+    /// Present when the external login app answered.
+    login_verifier: Option<String>,
 }
 
 /// Where the sign-in page sends the browser back to.
@@ -55,12 +57,31 @@ pub async fn resume(
     req: HttpRequest,
     query: web::Query<ResumeQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let browser = session.browser(&state, &req).await?;
-    let now = time::now();
     let ResumeQuery {
         flow,
         consent_verifier,
+        login_verifier,
     } = query.into_inner();
+    let mut browser = session.browser(&state, &req).await?;
+    if let Some(verifier) = login_verifier {
+        let (st, id, b) = (state.clone(), flow.clone(), browser.clone());
+        let returned = blocking(move || {
+            flow::return_from_login(&st.db, &st.settings, &id, &verifier, &b, time::now())
+        })
+        .await?;
+        match returned {
+            LoginReturn::Refused(refusal) => return outcome(refusal),
+            LoginReturn::SignedIn {
+                user_id,
+                remember: Some(ttl),
+            } => {
+                keep_signed_in(&state, &session, &req, &user_id, ttl, Some(&flow)).await?;
+                browser = session.browser(&state, &req).await?;
+            }
+            LoginReturn::SignedIn { remember: None, .. } => {}
+        }
+    }
+    let now = time::now();
     let result = blocking(move || {
         flow::resume(
             &state.db,

@@ -133,34 +133,54 @@ pub async fn submit(
         }
     };
     state.login_limiter.succeeded(&username, &address);
+    let ttl = state.settings.session_ttl.as_secs() as i64;
+    match flow {
+        None => {
+            keep_signed_in(&state, &session, &req, &user.id, ttl, None).await?;
+            Ok(see_other(safe_next(form.next.as_deref()).unwrap_or("/")))
+        }
+        Some(flow) => {
+            keep_signed_in(&state, &session, &req, &user.id, ttl, Some(&flow)).await?;
+            Ok(see_other(&format!("/oauth2/auth/resume?flow={flow}")))
+        }
+    }
+}
+
+/// Starts a server-side session of `ttl` seconds for `user_id` in this browser, with a
+/// renewed cookie, and signs her in to `flow`, which moves along to the new cookie.
+pub async fn keep_signed_in(
+    state: &State,
+    session: &TypedSession,
+    req: &HttpRequest,
+    user_id: &str,
+    ttl: i64,
+    flow: Option<&str>,
+) -> Result<(), Error> {
     let now = time::now();
     let origin = service::sessions::Origin::new(
         req.headers()
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),
-        address,
+        crate::http::extract::peer_ip(req),
     );
-    let ttl = state.settings.session_ttl.as_secs() as i64;
     let st = state.clone();
-    let user_id = user.id.clone();
-    let secret =
-        blocking(move || service::sessions::start(&st.db, &user_id, &origin, ttl, now)).await?;
+    let id = user_id.to_owned();
+    let secret = blocking(move || service::sessions::start(&st.db, &id, &origin, ttl, now)).await?;
     let old_binding = session.binding()?;
     let new_binding = session.sign_in(&secret)?;
-    let Some(flow) = flow else {
-        return Ok(see_other(safe_next(form.next.as_deref()).unwrap_or("/")));
+    let Some(flow) = flow.map(str::to_owned) else {
+        return Ok(());
     };
     let st = state.clone();
-    let flow_id = flow.clone();
+    let id = user_id.to_owned();
     let moved = blocking(move || {
-        service::sign_in::hand_over(&st.db, &flow_id, &old_binding, &new_binding, &user.id, now)
+        service::sign_in::hand_over(&st.db, &flow, &old_binding, &new_binding, &id, now)
     })
     .await?;
     if !moved {
         return Err(Error::InvalidRequest(
             "this sign-in request has expired; start again from the app".into(),
-        )
-        .into());
+        ));
     }
-    Ok(see_other(&format!("/oauth2/auth/resume?flow={flow}")))
+    Ok(())
 }

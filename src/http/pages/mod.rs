@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::protocol::authorize::ResponseMode;
 use crate::service::authorize::{ClientResponse, Outcome};
 
+pub use login::keep_signed_in;
 pub use logout::rp_logout;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

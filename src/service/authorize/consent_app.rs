@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
 use crate::protocol::claims::ExtraClaims;
 use crate::protocol::client::Client;
-use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
 use crate::protocol::time::Timestamp;
@@ -68,15 +67,7 @@ impl ConsentAnswer {
                 error,
                 error_description,
             } => {
-                if error.as_deref().is_some_and(|code| {
-                    code.is_empty()
-                        || code.len() > 64
-                        || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-                }) {
-                    return Err(Error::InvalidRequest(
-                        "error must be an OAuth error code such as access_denied".into(),
-                    ));
-                }
+                check_error_code(error.as_deref())?;
                 Ok(Self {
                     accept: false,
                     grant_scope: String::new(),
@@ -108,8 +99,22 @@ fn granted_scope(grant_scope: Option<Vec<String>>, requested: &ScopeSet) -> Resu
     Ok(granted)
 }
 
+/// An app's refusal names an OAuth error code for the client, nothing else.
+pub(super) fn check_error_code(error: Option<&str>) -> Result<()> {
+    if error.is_some_and(|code| {
+        code.is_empty()
+            || code.len() > 64
+            || !code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    }) {
+        return Err(Error::InvalidRequest(
+            "error must be an OAuth error code such as access_denied".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// `remember_for` in range; 0 means no limit.
-fn checked_remember_for(seconds: Option<i64>) -> Result<Option<i64>> {
+pub(super) fn checked_remember_for(seconds: Option<i64>) -> Result<Option<i64>> {
     if seconds.is_some_and(|s| !(0..=MAX_REMEMBER_FOR).contains(&s)) {
         return Err(Error::InvalidRequest(format!(
             "remember_for is 0 (until revoked) to {MAX_REMEMBER_FOR} seconds"
@@ -148,17 +153,13 @@ pub(super) fn apply_answer(
     }
     let answer: ConsentAnswer = serde_json::from_str(answer).map_err(Error::internal)?;
     if !answer.accept {
-        let error = OAuthError::new(
-            ErrorCode::AccessDenied,
-            answer
-                .error_description
-                .unwrap_or_else(|| "the user denied the request".into()),
-        );
-        let mut response = ClientResponse::error(&req.error_target(), &error, &settings.issuer);
-        if let Some(code) = answer.error {
-            response.params[0].1 = code;
-        }
-        return Ok(Outcome::Respond(response));
+        return Ok(super::app_refusal(
+            req,
+            answer.error,
+            answer.error_description,
+            "the user denied the request",
+            &settings.issuer,
+        ));
     }
     let (Some(user_id), Some(auth_time)) = (&flow.user_id, flow.auth_time) else {
         return Err(Error::InvalidRequest(

@@ -29,7 +29,11 @@ pub struct ConsentRequestView {
     /// The authorization request as this server understood it (without `id_token_hint`,
     /// whose claims are in `oidc_context`).
     pub request_url: String,
-    /// How the user signed in (RFC 8176): `pwd`, on this server's sign-in page.
+    /// The login app's challenge, when it signed the user in for this request.
+    pub login_challenge: Option<String>,
+    /// What the login app said of the sign-in: its authentication context class…
+    pub acr: Option<String>,
+    /// …and methods (RFC 8176). `pwd` when she signed in on this server's own page.
     pub amr: Vec<String>,
     pub requested_at: String,
     pub expires_at: String,
@@ -67,6 +71,7 @@ fn view_of(
     now: Timestamp,
 ) -> Result<ConsentRequestView> {
     let client = service::clients::get(db, None, &flow.client_id)?;
+    let login = super::login_app::signed_in_by_app(flow)?;
     let user_id = flow.user_id.clone().unwrap_or_default();
     let requested = holdable_by(db, &user_id, req.scope_set())?;
     let username = service::users::find(db, &user_id)?
@@ -81,13 +86,15 @@ fn view_of(
         requested_scope: requested.iter().map(str::to_owned).collect(),
         oidc_context: oidc_context(db, settings, req, now)?,
         request_url: request_url(&settings.issuer, req)?,
-        amr: vec!["pwd".into()],
+        login_challenge: login.as_ref().map(|l| l.challenge.clone()),
+        acr: login.as_ref().and_then(|l| l.acr.clone()),
+        amr: login.map_or_else(|| vec!["pwd".into()], |l| l.amr),
         requested_at: to_rfc3339(flow.created_at),
         expires_at: to_rfc3339(flow.expires_at),
     })
 }
 
-fn oidc_context(
+pub(super) fn oidc_context(
     db: &Db,
     settings: &Settings,
     req: &AuthorizationRequest,
@@ -114,7 +121,7 @@ fn oidc_context(
 }
 
 /// The request as an authorization URL, parameter by parameter.
-fn request_url(issuer: &str, req: &AuthorizationRequest) -> Result<String> {
+pub(super) fn request_url(issuer: &str, req: &AuthorizationRequest) -> Result<String> {
     // The protocol names of prompt values and response modes, as they are stored.
     let name = |v: serde_json::Result<Value>| -> Result<String> {
         match v.map_err(Error::internal)? {

@@ -134,9 +134,16 @@ fn decide(
     };
     if must_sign_in {
         let refusal = (ErrorCode::LoginRequired, "the user is not signed in");
-        return interaction(cx, browser, &req, flow, refusal, |flow| Outcome::Login {
+        let outcome = interaction(cx, browser, &req, flow, refusal, |flow| Outcome::Login {
             flow,
-        });
+        })?;
+        return match (&cx.settings.login_url, outcome) {
+            (Some(login_url), Outcome::Login { flow }) => {
+                let session_user = signed_in.user.as_ref().filter(|_| !signed_in.fresh);
+                super::login_app::delegate(cx, login_url, &flow, &req, session_user)
+            }
+            (_, outcome) => Ok(outcome),
+        };
     }
     let Some(user) = signed_in.user else {
         return Ok(Outcome::Render(OAuthError::invalid_request("no user")));
@@ -226,6 +233,9 @@ fn new_flow(cx: Context<'_>, req: &AuthorizationRequest, browser: &Browser) -> R
         consent_verifier: None,
         consent_answer: None,
         address: browser.address.clone(),
+        login_challenge: None,
+        login_verifier: None,
+        login_state: None,
     };
     flows::insert(&mut conn, &row)?;
     Ok(row.id)

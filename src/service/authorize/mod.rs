@@ -3,7 +3,7 @@
 //!
 //! One file a use case: [`flow`] (the browser's request, through sign-in, to a code or a
 //! page), [`consent_page`] (the built-in consent page), [`consent_app`] (an external
-//! consent app answering through the admin API) and [`shortcut`] (`/oauth2/code`).
+//! consent app answering through the admin API), [`login_app`] (an external login app) and [`shortcut`] (`/oauth2/code`).
 //! This file holds what they share.
 
 mod consent_api;
@@ -11,6 +11,7 @@ mod consent_app;
 mod consent_page;
 mod consent_request;
 mod flow;
+mod login_app;
 mod shortcut;
 
 pub use consent_api::{grant_by_api, ConsentGrant};
@@ -21,6 +22,10 @@ pub use consent_request::{
     OidcContext,
 };
 pub use flow::{resume, start};
+pub use login_app::{
+    answer_login, login_request_view, return_from_login, LoginDecision, LoginRequestView,
+    LoginReturn,
+};
 pub use shortcut::{shortcut, CodeBinding, ShortcutKind};
 
 use crate::config::Settings;
@@ -138,6 +143,30 @@ fn redirect_error(
         &OAuthError::new(code, description),
         issuer,
     ))
+}
+
+/// The client's answer when a login or consent app refused: its OAuth error code
+/// (default `access_denied`) and description.
+fn app_refusal(
+    req: &AuthorizationRequest,
+    error: Option<String>,
+    description: Option<String>,
+    default_description: &'static str,
+    issuer: &str,
+) -> Outcome {
+    let description: std::borrow::Cow<'static, str> = match description {
+        Some(text) => text.into(),
+        None => default_description.into(),
+    };
+    let mut response = ClientResponse::error(
+        &req.error_target(),
+        &OAuthError::new(ErrorCode::AccessDenied, description),
+        issuer,
+    );
+    if let Some(code) = error {
+        response.params[0].1 = code;
+    }
+    Outcome::Respond(response)
 }
 
 /// A pending flow of this browser, with its request and client.

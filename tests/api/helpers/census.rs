@@ -43,6 +43,12 @@ pub fn census(app: &TestApp) -> Vec<String> {
                 .count()
                 .get_result(conn),
         ),
+        count(
+            auth_flows::table
+                .filter(auth_flows::login_verifier.is_not_null())
+                .count()
+                .get_result(conn),
+        ),
     ];
     let client_rows: Vec<ClientRow> = clients::table
         .select((

@@ -4,6 +4,7 @@ mod connections;
 mod consent_app;
 mod consent_app_hydra;
 mod consent_page;
+mod login_app;
 mod session_claims;
 mod sign_in;
 mod signed_in;

@@ -17,7 +17,8 @@ use crate::helpers::{Backend, TestApp};
 /// Every scope the API knows: the tokens below carry all of them, so that what decides
 /// each answer is who the token acts for, not what it names.
 const ALL_SCOPES: &str = "clients:read clients:write users:read users:write \
-    authorizations:read authorizations:write consent:manage tokens:introspect tokens:flush \
+    authorizations:read authorizations:write consent:manage login:manage tokens:introspect \
+    tokens:flush \
     connections:read connections:write consent:grant";
 
 /// The kinds of caller, in the order of every expectation row.
@@ -239,6 +240,24 @@ fn routes() -> Vec<Route> {
         ),
         r(
             "GET",
+            "/admin/login-requests/lg-{P}",
+            no_body,
+            [200, 200, 403, 403, 401, 401],
+        ),
+        r(
+            "PUT",
+            "/admin/login-requests/lg-{P}/accept",
+            |_, _| Body::Json(json!({"subject": "vic"})),
+            [200, 200, 403, 403, 401, 401],
+        ),
+        r(
+            "PATCH",
+            "/admin/login-requests/lgr-{P}/reject",
+            |_, _| Body::Json(json!({})),
+            [200, 200, 403, 403, 401, 401],
+        ),
+        r(
+            "GET",
             "/oauth2/consent/requests/chl-{P}",
             no_body,
             [200, 200, 403, 403, 401, 401],
@@ -325,6 +344,14 @@ fn routes() -> Vec<Route> {
 
 /// A consent request waiting for the consent app, for `client_id`, asked of `user_id`.
 fn pending_consent(app: &TestApp, challenge: &str, client_id: &str, user_id: &str) {
+    pending_flow(app, challenge, client_id, Some(user_id));
+    let conn = &mut *app.db.conn().expect("a connection");
+    flows::set_challenge(conn, &format!("flow-{challenge}"), &hex_sha256(challenge))
+        .expect("a challenge");
+}
+
+/// A flow `flow-{challenge}` for `client_id`, `user_id` signed in to it or nobody.
+fn pending_flow(app: &TestApp, challenge: &str, client_id: &str, user_id: Option<&str>) {
     let now = time::now();
     let request = AuthorizationRequest {
         client_id: client_id.to_owned(),
@@ -351,19 +378,28 @@ fn pending_consent(app: &TestApp, challenge: &str, client_id: &str, user_id: &st
             session_binding: "b".into(),
             client_id: client_id.to_owned(),
             request: serde_json::to_string(&request).expect("JSON"),
-            user_id: Some(user_id.to_owned()),
-            auth_time: Some(now),
+            user_id: user_id.map(str::to_owned),
+            auth_time: user_id.map(|_| now),
             created_at: now,
             expires_at: now + 600,
             consent_challenge: None,
             consent_verifier: None,
             consent_answer: None,
             address: String::new(),
+            login_challenge: None,
+            login_verifier: None,
+            login_state: None,
         },
     )
     .expect("a flow");
-    flows::set_challenge(conn, &format!("flow-{challenge}"), &hex_sha256(challenge))
-        .expect("a challenge");
+}
+
+/// A sign-in waiting for the login app, for `client_id`.
+fn pending_login(app: &TestApp, challenge: &str, client_id: &str) {
+    let flow = format!("flow-{challenge}");
+    pending_flow(app, challenge, client_id, None);
+    let conn = &mut *app.db.conn().expect("a connection");
+    flows::set_login_challenge(conn, &flow, &hex_sha256(challenge), "{}").expect("a challenge");
 }
 
 fn user_id(app: &TestApp, username: &str) -> String {
@@ -430,6 +466,9 @@ async fn every_route_answers_every_kind_of_caller_as_its_role_allows(backend: Ba
         pending_consent(&app, &format!("chr-{p}"), &format!("c-{p}"), &vic);
         for prefix in ["chp", "chl", "chlr"] {
             pending_consent(&app, &format!("{prefix}-{p}"), &format!("c-{p}"), &vic);
+        }
+        for prefix in ["lg", "lgr"] {
+            pending_login(&app, &format!("{prefix}-{p}"), &format!("c-{p}"));
         }
     }
     let setup = Setup {

@@ -1,0 +1,8 @@
+-- Delegated sign-in (an external login app): a flow waiting for sign-in carries a
+-- single-use login challenge; the app's answer is kept until the browser comes back with
+-- the verifier. Challenge and verifier are stored as SHA-256 hex. login_state is JSON:
+-- what the login app is told (the browser's session user) and, once answered, the answer.
+ALTER TABLE auth_flows ADD COLUMN login_challenge TEXT;
+ALTER TABLE auth_flows ADD COLUMN login_verifier TEXT;
+ALTER TABLE auth_flows ADD COLUMN login_state TEXT;
+CREATE UNIQUE INDEX auth_flows_login_challenge ON auth_flows (login_challenge);
