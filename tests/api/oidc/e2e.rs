@@ -30,7 +30,9 @@ async fn callback_server() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>
 }
 
 /// The next redirect the callback listener received.
-async fn landed(callback: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> url::Url {
+pub(super) async fn landed(
+    callback: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+) -> url::Url {
     let target = tokio::time::timeout(Duration::from_secs(20), callback.recv())
         .await
         .expect("the browser landed on the callback")
@@ -38,7 +40,7 @@ async fn landed(callback: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> 
     url::Url::parse(&format!("http://127.0.0.1{target}")).unwrap()
 }
 
-fn launch() -> Browser {
+pub(super) fn launch() -> Browser {
     let args: Vec<&OsStr> = [
         "--disable-gpu",
         "--disable-quic",
@@ -66,19 +68,19 @@ fn launch() -> Browser {
 }
 
 /// The input a visible label names.
-fn input_labelled<'t>(tab: &'t Tab, label: &str) -> headless_chrome::Element<'t> {
+pub(super) fn input_labelled<'t>(tab: &'t Tab, label: &str) -> headless_chrome::Element<'t> {
     tab.wait_for_xpath(&format!(
         "//input[@id=//label[normalize-space()='{label}']/@for]"
     ))
     .unwrap_or_else(|e| panic!("no field labelled {label}: {e}"))
 }
 
-fn button<'t>(tab: &'t Tab, text: &str) -> headless_chrome::Element<'t> {
+pub(super) fn button<'t>(tab: &'t Tab, text: &str) -> headless_chrome::Element<'t> {
     tab.wait_for_xpath(&format!("//button[normalize-space()='{text}']"))
         .unwrap_or_else(|e| panic!("no button {text}: {e}"))
 }
 
-fn screenshot(tab: &Tab, name: &str) {
+pub(super) fn screenshot(tab: &Tab, name: &str) {
     let png = tab
         .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
         .unwrap();

@@ -4,3 +4,4 @@ mod consent_api;
 mod e2e;
 mod flows;
 mod logout;
+mod own_ui;
