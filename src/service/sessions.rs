@@ -107,6 +107,13 @@ pub struct SessionView {
     pub expires_at: String,
 }
 
+/// Whether the session `id` of `user_id` is still live (not ended, not expired).
+pub fn is_live(db: &Db, user_id: &str, id: &str, now: Timestamp) -> Result<bool> {
+    Ok(store::for_user(&mut *db.conn()?, user_id, now)?
+        .iter()
+        .any(|s| s.id == id))
+}
+
 pub fn list(db: &Db, user_id: &str, now: Timestamp) -> Result<Vec<SessionView>> {
     Ok(store::for_user(&mut *db.conn()?, user_id, now)?
         .into_iter()

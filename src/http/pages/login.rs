@@ -53,12 +53,24 @@ async fn client_name(
     blocking(move || service::sign_in::app_name(&st.db, &flow, &binding, time::now())).await
 }
 
+/// With a login app configured, people sign in there only: a password typed here would
+/// go around whatever the app asks (a second factor, the organisation's directory).
+fn built_in_sign_in(state: &State) -> Result<(), PageError> {
+    match state.settings.login_url {
+        Some(_) => Err(PageError(Error::Forbidden(
+            "Sign-in for this server is through its sign-in app: start again from the app you came from.".into(),
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[get("/login")]
 pub async fn page(
     state: State,
     session: TypedSession,
     PageInput(query): PageInput<web::Query<LoginQuery>>,
 ) -> Result<HttpResponse, PageError> {
+    built_in_sign_in(&state)?;
     let csrf = session.csrf_token()?;
     let name = client_name(&state, &session, query.flow.as_deref()).await?;
     render(
@@ -92,6 +104,7 @@ pub async fn submit(
     req: HttpRequest,
     PageInput(form): PageInput<web::Form<LoginForm>>,
 ) -> Result<HttpResponse, PageError> {
+    built_in_sign_in(&state)?;
     let form = form.into_inner();
     session.check_csrf(form.csrf_token.as_ref())?;
     let username = form.username.unwrap_or_default();

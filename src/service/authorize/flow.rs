@@ -51,27 +51,38 @@ pub fn start(
             )))
         }
     };
-    let mut user = browser.user.clone();
-    if let Some(hint) = &req.id_token_hint {
-        let max_ttl = settings.max_token_ttl();
-        let hinted_sub =
-            service::keys::read_id_token_hint(db, &settings.issuer, hint, max_ttl, now)?
-                .and_then(|h| h.subject);
-        let Some(hinted_sub) = hinted_sub else {
-            return Ok(redirect_error(
-                &req,
-                ErrorCode::InvalidRequest,
-                "id_token_hint is not an ID token from this issuer",
-                &settings.issuer,
-            ));
-        };
-        // A different person is signed in: they must sign in as the hinted user.
-        if user.as_ref().is_some_and(|u| u.id != hinted_sub) {
-            user = None;
-        }
-    }
+    let user = match hinted(cx, &req, browser.user.clone())? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(refusal),
+    };
     let signed_in = SignedIn { user, fresh: false };
     decide(cx, browser, &client, req, signed_in, None)
+}
+
+/// The browser's user as far as the request's `id_token_hint` lets her through: nobody
+/// when it names someone else (she must sign in as the hinted user). `Err` is the
+/// client's refusal of a hint that is not an ID token of this issuer.
+fn hinted(
+    cx: Context<'_>,
+    req: &AuthorizationRequest,
+    user: Option<SessionUser>,
+) -> Result<std::result::Result<Option<SessionUser>, Outcome>> {
+    let Some(hint) = &req.id_token_hint else {
+        return Ok(Ok(user));
+    };
+    let (settings, max_ttl) = (cx.settings, cx.settings.max_token_ttl());
+    let hinted_sub =
+        service::keys::read_id_token_hint(cx.db, &settings.issuer, hint, max_ttl, cx.now)?
+            .and_then(|h| h.subject);
+    let Some(hinted_sub) = hinted_sub else {
+        return Ok(Err(redirect_error(
+            req,
+            ErrorCode::InvalidRequest,
+            "id_token_hint is not an ID token from this issuer",
+            &settings.issuer,
+        )));
+    };
+    Ok(Ok(user.filter(|u| u.id == hinted_sub)))
 }
 
 /// Continues a flow after the user signed in, or after the consent app answered (then
@@ -98,9 +109,9 @@ pub fn resume(
             }),
             fresh: true,
         },
-        _ => SignedIn {
-            user: browser.user.clone(),
-            fresh: false,
+        _ => match hinted(cx, &req, browser.user.clone())? {
+            Ok(user) => SignedIn { user, fresh: false },
+            Err(refusal) => return finish(db, Some(flow.id), refusal),
         },
     };
     decide(cx, browser, &client, req, signed_in, Some(flow.id))

@@ -19,8 +19,11 @@ use crate::storage::Db;
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub(super) struct LoginState {
-    /// The browser's signed-in user when the app was asked, if any.
+    /// The browser's signed-in user when the app was asked, if any…
     session_subject: Option<String>,
+    /// …her session, and when she signed in to it.
+    session: Option<String>,
+    session_auth_time: Option<Timestamp>,
     /// That user may be taken as she is: only an account choice was asked for.
     skip: bool,
     answer: Option<LoginAnswer>,
@@ -36,6 +39,10 @@ pub(super) struct LoginAnswer {
     pub remember_for: Option<i64>,
     pub acr: Option<String>,
     pub amr: Vec<String>,
+    /// When she signed in: her session's time when the app took her as she was (a
+    /// skip); none: when the browser comes back.
+    #[serde(default)]
+    pub auth_time: Option<Timestamp>,
     pub error: Option<String>,
     pub error_description: Option<String>,
 }
@@ -47,16 +54,26 @@ impl LoginState {
             Some(text) => serde_json::from_str(text).map_err(Error::internal),
         }
     }
+
+    /// The browser's user, while the session she had when the app was asked lives: one
+    /// that has since signed out or been ended is nobody's to skip to.
+    fn live_subject(&self, db: &Db, now: Timestamp) -> Result<Option<&str>> {
+        let (Some(user_id), Some(session)) = (&self.session_subject, &self.session) else {
+            return Ok(None);
+        };
+        Ok(service::sessions::is_live(db, user_id, session, now)?.then_some(user_id.as_str()))
+    }
 }
 
-/// The login app's accepted answer for this flow, once the browser has brought it back.
+/// The login app's accepted answer for this flow, once the browser has brought it back
+/// and while the flow is still the answer's user's.
 pub(super) fn signed_in_by_app(flow: &FlowRow) -> Result<Option<LoginAnswer>> {
     if flow.login_verifier.is_some() || flow.login_challenge.is_some() {
         return Ok(None);
     }
     Ok(LoginState::read(flow)?
         .answer
-        .filter(|a| a.user_id.is_some()))
+        .filter(|a| a.user_id.is_some() && a.user_id == flow.user_id))
 }
 
 /// Hands the sign-in to the external login app through a single-use challenge.
@@ -72,6 +89,8 @@ pub(super) fn delegate(
         || session_user.is_some_and(|u| req.max_age.is_some_and(|max| cx.now - u.auth_time > max));
     let state = LoginState {
         session_subject: session_user.map(|u| u.id.clone()),
+        session: session_user.and_then(|u| u.session.clone()),
+        session_auth_time: session_user.map(|u| u.auth_time),
         skip: session_user.is_some() && !forced,
         answer: None,
     };
@@ -125,16 +144,18 @@ pub fn login_request_view(
     let (flow, req) = pending(db, challenge, now)?;
     let state = LoginState::read(&flow)?;
     let client = service::clients::get(db, None, &flow.client_id)?;
-    let username = match &state.session_subject {
+    let subject = state.live_subject(db, now)?;
+    let username = match subject {
         Some(id) => service::users::find(db, id)?.map(|u| u.username),
         None => None,
     };
+    let subject = subject.filter(|_| username.is_some()).map(str::to_owned);
     Ok(LoginRequestView {
         challenge: challenge.to_owned(),
         client: service::clients::AppCard::new(&client, &settings.issuer),
         requested_scope: req.scope.iter().map(str::to_owned).collect(),
-        skip: state.skip && username.is_some(),
-        subject: state.session_subject.filter(|_| username.is_some()),
+        skip: state.skip && subject.is_some(),
+        subject,
         username,
         oidc_context: oidc_context(db, settings, &req, now)?,
         request_url: request_url(&settings.issuer, &req)?,
@@ -199,9 +220,15 @@ pub fn answer_login(
                     ))
                 }
             };
+            // Taken as she was: her sign-in is the session's, not a new one.
+            let auth_time = match state.live_subject(db, now)? {
+                Some(live) if state.skip && live == user_id => state.session_auth_time,
+                _ => None,
+            };
             LoginAnswer {
                 challenge: challenge.to_owned(),
                 user_id: Some(user_id),
+                auth_time,
                 remember,
                 remember_for: checked_remember_for(remember_for)?,
                 acr: checked_acr(acr)?,
@@ -222,6 +249,7 @@ pub fn answer_login(
                 remember_for: None,
                 acr: None,
                 amr: Vec::new(),
+                auth_time: None,
                 error,
                 error_description,
             }
@@ -374,12 +402,13 @@ pub fn return_from_login(
             "the account signed in has been deleted".into(),
         ));
     }
-    if !flows::complete_login(&mut *db.conn()?, &flow.id, &given, &user_id, now)? {
+    let auth_time = answer.auth_time.unwrap_or(now);
+    if !flows::complete_login(&mut *db.conn()?, &flow.id, &given, &user_id, auth_time)? {
         return Err(unusable());
     }
+    // A skip keeps the session she has; a new sign-in starts one when asked to.
     let lifetime = settings.session_ttl.as_secs() as i64;
-    let remember = answer
-        .remember
+    let remember = (answer.remember && answer.auth_time.is_none())
         .then(|| answer.remember_for.map_or(lifetime, |s| s.min(lifetime)));
     Ok(LoginReturn::SignedIn { user_id, remember })
 }

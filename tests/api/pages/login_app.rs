@@ -1,6 +1,7 @@
 //! Delegated sign-in: the test plays the login app, reading and answering the sign-in
 //! through the login-request API while the browser goes back and forth.
 
+use openidconnect::core::CoreIdTokenClaims;
 use openidconnect::{AuthorizationCode, TokenResponse};
 use serde_json::{json, Value};
 use url::Url;
@@ -201,20 +202,6 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
     .unwrap();
     assert_eq!(sessions.len(), 1);
 
-    // Signed in, asked to choose an account: the app may take her as she is (skip).
-    let started = start(&f.rp, &["email"], &[("prompt", "select_account")]);
-    let challenge = app.asked(&f.browser, &started).await;
-    let view = json(app.view(&challenge).await).await;
-    assert_eq!(view["skip"], true);
-    assert_eq!(view["subject"], ann_id(&f).as_str());
-    assert_eq!(view["username"], "ann");
-    // Asked to sign in again: not skippable, though the app is told who it was.
-    let started = start(&f.rp, &["email"], &[("prompt", "login")]);
-    let challenge = app.asked(&f.browser, &started).await;
-    let view = json(app.view(&challenge).await).await;
-    assert_eq!(view["skip"], false);
-    assert_eq!(view["subject"], ann_id(&f).as_str());
-
     // prompt=none, nobody signed in: the client hears login_required, no app is asked.
     let stranger = Browser::new(&f.app);
     let started = start(&f.rp, &["email"], &[("prompt", "none")]);
@@ -224,6 +211,135 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
         Landing::param(&landing, "error").as_deref(),
         Some("login_required")
     );
+}
+
+/// Exchanges the code `landing` carries for `started`; the verified ID token's claims.
+async fn id_token_of(f: &Fixture, started: Started, landing: &Url) -> CoreIdTokenClaims {
+    let code = Landing::param(landing, "code").unwrap_or_else(|| panic!("no code: {landing}"));
+    let token =
+        f.rp.exchange_code(AuthorizationCode::new(code))
+            .unwrap()
+            .set_pkce_verifier(started.verifier)
+            .request_async(&f.app.http)
+            .await
+            .expect("the code is exchanged");
+    token
+        .id_token()
+        .unwrap()
+        .claims(&f.rp.id_token_verifier(), &started.nonce)
+        .expect("a valid ID token")
+        .clone()
+}
+
+async fn a_skip_takes_her_as_she_was_while_her_session_lives(backend: Backend) {
+    let f = fixture_with(backend, &settings()).await;
+    let app = LoginApp::new(&f).await;
+    let started = start(&f.rp, &["email"], &[]);
+    let challenge = app.asked(&f.browser, &started).await;
+    let body = json!({"subject": "ann", "remember": true});
+    let redirect_to = app.redirect_to(&challenge, "accept", body).await;
+    back(&f.browser, &redirect_to).await.redirect();
+    // She signed in to her session a while ago.
+    let signed_in_at = portcullis::protocol::time::now() - 1000;
+    {
+        use diesel::prelude::*;
+        use portcullis::storage::schema::sessions;
+        diesel::update(sessions::table)
+            .set(sessions::auth_time.eq(signed_in_at))
+            .execute(&mut *f.app.db.conn().unwrap())
+            .unwrap();
+    }
+
+    // Signed in, asked to choose an account: the app may take her as she is, and then
+    // her sign-in is the session's, and she keeps the one session.
+    let started = start(&f.rp, &["email"], &[("prompt", "select_account")]);
+    let challenge = app.asked(&f.browser, &started).await;
+    let view = json(app.view(&challenge).await).await;
+    assert_eq!(view["skip"], true);
+    assert_eq!(view["subject"], ann_id(&f).as_str());
+    assert_eq!(view["username"], "ann");
+    let body = json!({"subject": ann_id(&f), "remember": true});
+    let redirect_to = app.redirect_to(&challenge, "accept", body).await;
+    let landing = back(&f.browser, &redirect_to).await.redirect();
+    let claims = id_token_of(&f, started, &landing).await;
+    assert_eq!(
+        claims.auth_time().map(|t| t.timestamp()),
+        Some(signed_in_at)
+    );
+    let now = portcullis::protocol::time::now();
+    let sessions = portcullis::service::sessions::list(&f.app.db, &ann_id(&f), now).unwrap();
+    assert_eq!(sessions.len(), 1);
+
+    // Asked to sign in again: not skippable, though the app is told who it was.
+    let started = start(&f.rp, &["email"], &[("prompt", "login")]);
+    let challenge = app.asked(&f.browser, &started).await;
+    let view = json(app.view(&challenge).await).await;
+    assert_eq!(view["skip"], false);
+    assert_eq!(view["subject"], ann_id(&f).as_str());
+
+    // Her sessions ended while the app was asked: she is nobody's to skip to.
+    let started = start(&f.rp, &["email"], &[("prompt", "select_account")]);
+    let challenge = app.asked(&f.browser, &started).await;
+    portcullis::service::users::end_sessions(&f.app.db, "ann").unwrap();
+    let view = json(app.view(&challenge).await).await;
+    assert_eq!(view["skip"], false);
+    assert_eq!(view["subject"], Value::Null);
+    let body = json!({"subject": "ann"});
+    let redirect_to = app.redirect_to(&challenge, "accept", body).await;
+    let landing = back(&f.browser, &redirect_to).await.redirect();
+    let claims = id_token_of(&f, started, &landing).await;
+    let auth_time = claims.auth_time().map(|t| t.timestamp()).unwrap();
+    assert!(auth_time >= now, "a new sign-in: {auth_time} < {now}");
+}
+
+async fn the_sign_in_page_is_off_with_a_login_app(backend: Backend) {
+    let f = fixture_with(backend, &settings()).await;
+    let app = LoginApp::new(&f).await;
+    app.asked(&f.browser, &start(&f.rp, &["email"], &[])).await;
+    let flow = {
+        use diesel::prelude::*;
+        use portcullis::storage::schema::auth_flows;
+        auth_flows::table
+            .select(auth_flows::id)
+            .first::<String>(&mut *f.app.db.conn().unwrap())
+            .unwrap()
+    };
+    let page = f
+        .browser
+        .http
+        .get(f.app.url(&format!("/logout")))
+        .send()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::browser::field(&page.text().await.unwrap(), "csrf_token")
+        .expect("a CSRF token");
+    let before = census(&f.app);
+    let r = f
+        .browser
+        .http
+        .get(f.app.url(&format!("/login?flow={flow}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A password typed here would go around the login app.
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("flow", flow.as_str()),
+        ("username", "ann"),
+        ("password", "ann's password"),
+    ];
+    let r = f
+        .browser
+        .http
+        .post(f.app.url("/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.unwrap().contains("sign-in app"));
+    assert_eq!(census(&f.app), before, "nobody was signed in");
 }
 
 async fn login_answers_are_checked_and_a_refusal_changes_nothing(backend: Backend) {
@@ -358,8 +474,14 @@ async fn outside_identifiers_become_users_only_when_allowed(backend: Backend) {
     assert_eq!(claims.subject().as_str(), user.id);
     assert!(!user.admin);
     // She has no password here: only the login app can sign her in.
-    let r = Browser::new(&f.app).sign_in("ldap.7", "").await;
-    assert_eq!(r.status(), 401);
+    for password in ["", "anything at all"] {
+        let now = portcullis::protocol::time::now();
+        let tried = portcullis::service::users::sign_in(&f.app.db, "ldap.7", password, "n", now);
+        assert!(matches!(
+            tried,
+            Ok(portcullis::service::users::SignIn::Wrong)
+        ));
+    }
 
     // Without the setting, an unknown subject is refused and nobody is recorded.
     let f = fixture_with(backend, &settings()).await;
@@ -374,6 +496,8 @@ async fn outside_identifiers_become_users_only_when_allowed(backend: Backend) {
 
 on_both_backends!(
     a_login_app_signs_people_in_for_the_server,
+    a_skip_takes_her_as_she_was_while_her_session_lives,
+    the_sign_in_page_is_off_with_a_login_app,
     login_answers_are_checked_and_a_refusal_changes_nothing,
     outside_identifiers_become_users_only_when_allowed
 );
