@@ -307,7 +307,7 @@ async fn the_sign_in_page_is_off_with_a_login_app(backend: Backend) {
     let page = f
         .browser
         .http
-        .get(f.app.url(&format!("/logout")))
+        .get(f.app.url("/logout"))
         .send()
         .await
         .unwrap();
