@@ -4,8 +4,9 @@
 use chrono::{TimeZone, Utc};
 use openidconnect::core::{CoreGenderClaim, CoreIdTokenClaims};
 use openidconnect::{
-    AccessToken, AccessTokenHash, Audience, AuthenticationMethodReference, EmptyAdditionalClaims,
-    IssuerUrl, Nonce, PrivateSigningKey, StandardClaims,
+    AccessToken, AccessTokenHash, Audience, AuthenticationContextClass,
+    AuthenticationMethodReference, EmptyAdditionalClaims, IssuerUrl, Nonce, PrivateSigningKey,
+    StandardClaims,
 };
 use serde_json::{json, Map, Value};
 
@@ -176,6 +177,9 @@ pub struct IdTokenInput<'a> {
     /// Sets `at_hash` when the ID token travels with an access token.
     pub access_token: Option<&'a str>,
     pub extra: &'a ExtraClaims,
+    /// How the user signed in: `acr` when named, `amr` unless empty (not known).
+    pub acr: Option<&'a str>,
+    pub amr: &'a [String],
 }
 
 fn datetime(ts: Timestamp) -> chrono::DateTime<Utc> {
@@ -191,7 +195,7 @@ pub enum SignedTokenError {
     Key(#[from] KeyError),
 }
 
-/// Signs an ID token with the scope's claims, `auth_time`, `nonce`, `amr` and `at_hash`.
+/// Signs an ID token with the scope's claims, `auth_time`, `nonce`, `acr`, `amr` and `at_hash`.
 pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, SignedTokenError> {
     let issuer = IssuerUrl::new(input.issuer.to_owned())
         .map_err(|e| SignedTokenError::Claims(e.to_string()))?;
@@ -209,7 +213,16 @@ pub fn id_token(key: &SigningKey, input: &IdTokenInput<'_>) -> Result<String, Si
     )
     .set_auth_time(Some(datetime(input.auth_time)))
     .set_nonce(input.nonce.map(|n| Nonce::new(n.to_owned())))
-    .set_auth_method_refs(Some(vec![AuthenticationMethodReference::new("pwd".into())]));
+    .set_auth_context_ref(
+        input
+            .acr
+            .map(|acr| AuthenticationContextClass::new(acr.to_owned())),
+    )
+    .set_auth_method_refs(Some(input.amr).filter(|amr| !amr.is_empty()).map(|amr| {
+        amr.iter()
+            .map(|m| AuthenticationMethodReference::new(m.clone()))
+            .collect()
+    }));
     let claims = match input.access_token {
         Some(token) => {
             let hash = AccessTokenHash::from_token(

@@ -20,6 +20,7 @@ pub mod principal;
 pub mod scope;
 pub mod sealing;
 pub mod secret;
+pub mod sign_in;
 #[cfg(test)]
 mod testing;
 pub mod time;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::authorize::SessionUser;
 use crate::error::Result;
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::storage::sessions::{self as store, SessionRow};
 use crate::storage::Db;
@@ -43,6 +44,7 @@ pub fn start(
     user_id: &str,
     origin: &Origin,
     ttl_secs: i64,
+    method: &SignInMethod,
     now: Timestamp,
 ) -> Result<String> {
     let secret = secret::random_string(32);
@@ -58,6 +60,7 @@ pub fn start(
             expires_at: now + ttl_secs,
             user_agent: origin.user_agent.clone(),
             address: origin.address.clone(),
+            sign_in: method.stored(),
         },
     )?;
     Ok(secret)
@@ -76,6 +79,7 @@ pub fn resolve(db: &Db, secret: &str, now: Timestamp) -> Result<Option<SessionUs
         id: row.user_id,
         auth_time: row.auth_time,
         session: Some(row.id),
+        method: SignInMethod::from_stored(row.sign_in.as_deref()),
     }))
 }
 

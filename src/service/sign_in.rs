@@ -2,6 +2,7 @@
 //! in for, and handing the pending request to her once she has.
 
 use crate::error::Result;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::storage::{flows, Db};
 
@@ -24,12 +25,13 @@ pub fn hand_over(
     old_binding: &str,
     new_binding: &str,
     user_id: &str,
+    method: &SignInMethod,
     now: Timestamp,
 ) -> Result<bool> {
     let mut conn = db.conn()?;
     if !flows::rebind(&mut conn, flow, old_binding, new_binding)? {
         return Ok(false);
     }
-    flows::set_user(&mut conn, flow, user_id, now)?;
+    flows::set_user(&mut conn, flow, user_id, now, method.stored().as_deref())?;
     Ok(true)
 }

@@ -25,6 +25,9 @@ pub struct CodeRow {
     pub used_at: Option<i64>,
     /// The authorization request named the redirect URI: the exchange must repeat it.
     pub redirect_uri_given: bool,
+    /// How the user signed in ([`crate::protocol::sign_in::SignInMethod`], JSON; none:
+    /// a password).
+    pub sign_in: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> Result<()> {

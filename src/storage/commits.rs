@@ -44,6 +44,7 @@ impl PendingToken {
             issued_at: self.issued_at,
             expires_at: self.expires_at,
             auth_time: None,
+            sign_in: None,
         }
     }
 }

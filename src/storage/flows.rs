@@ -28,6 +28,8 @@ pub struct FlowRow {
     pub login_challenge: Option<String>,
     pub login_verifier: Option<String>,
     pub login_state: Option<String>,
+    /// How `user_id` signed in (JSON; none: a password).
+    pub sign_in: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &FlowRow) -> Result<()> {
@@ -68,11 +70,13 @@ pub fn set_user(
     id: &str,
     user_id: &str,
     auth_time: Timestamp,
+    sign_in: Option<&str>,
 ) -> Result<()> {
     diesel::update(auth_flows::table.find(id))
         .set((
             auth_flows::user_id.eq(user_id),
             auth_flows::auth_time.eq(auth_time),
+            auth_flows::sign_in.eq(sign_in),
         ))
         .execute(conn)?;
     Ok(())
@@ -214,6 +218,7 @@ pub fn complete_login(
     verifier_hash: &str,
     user_id: &str,
     auth_time: Timestamp,
+    sign_in: Option<&str>,
 ) -> Result<bool> {
     Ok(diesel::update(
         auth_flows::table
@@ -223,6 +228,7 @@ pub fn complete_login(
     .set((
         auth_flows::user_id.eq(user_id),
         auth_flows::auth_time.eq(auth_time),
+        auth_flows::sign_in.eq(sign_in),
         auth_flows::login_challenge.eq(None::<String>),
         auth_flows::login_verifier.eq(None::<String>),
     ))

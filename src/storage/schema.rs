@@ -71,6 +71,7 @@ diesel::table! {
         successor -> Nullable<Text>,
         auth_time -> Nullable<BigInt>,
         successor_hash -> Nullable<Binary>,
+        sign_in -> Nullable<Text>,
     }
 }
 
@@ -119,6 +120,7 @@ diesel::table! {
         login_challenge -> Nullable<Text>,
         login_verifier -> Nullable<Text>,
         login_state -> Nullable<Text>,
+        sign_in -> Nullable<Text>,
     }
 }
 
@@ -138,6 +140,7 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         redirect_uri_given -> Bool,
+        sign_in -> Nullable<Text>,
     }
 }
 
@@ -152,6 +155,7 @@ diesel::table! {
         expires_at -> BigInt,
         user_agent -> Text,
         address -> Text,
+        sign_in -> Nullable<Text>,
     }
 }
 

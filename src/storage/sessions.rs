@@ -22,6 +22,8 @@ pub struct SessionRow {
     pub expires_at: i64,
     pub user_agent: String,
     pub address: String,
+    /// How she signed in (JSON; none: a password).
+    pub sign_in: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<()> {

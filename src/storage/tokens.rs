@@ -26,6 +26,8 @@ pub struct NewToken<'a> {
     pub expires_at: i64,
     /// When the user last authenticated, for ID tokens issued on refresh.
     pub auth_time: Option<i64>,
+    /// How (JSON), for the same; kept on refresh tokens only.
+    pub sign_in: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -46,6 +48,7 @@ pub struct TokenRow {
     pub auth_time: Option<i64>,
     /// For a rotated refresh token, the hash of the refresh token that replaced it.
     pub successor_hash: Option<Vec<u8>>,
+    pub sign_in: Option<String>,
 }
 
 /// A stored token and, when a user obtained it, who that user is.

@@ -10,6 +10,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extract::Bearer;
 use crate::http::{blocking, State};
 use crate::protocol::scope::CONSENT_GRANT;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time;
 use crate::service::authorize::{self, ConsentGrant, SessionUser};
 
@@ -64,6 +65,8 @@ pub async fn grant(
         id: user_id,
         auth_time,
         session: None,
+        // A token, not a sign-in, is at hand: how she signed in is not known here.
+        method: SignInMethod::default(),
     };
     let body = body.into_inner();
     let grant = ConsentGrant {

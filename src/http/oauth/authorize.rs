@@ -73,9 +73,10 @@ pub async fn resume(
             LoginReturn::Refused(refusal) => return outcome(refusal),
             LoginReturn::SignedIn {
                 user_id,
+                method,
                 remember: Some(ttl),
             } => {
-                keep_signed_in(&state, &session, &req, &user_id, ttl, Some(&flow)).await?;
+                keep_signed_in(&state, &session, &req, &user_id, ttl, &method, Some(&flow)).await?;
                 browser = session.browser(&state, &req).await?;
             }
             LoginReturn::SignedIn { remember: None, .. } => {}

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::http::session::TypedSession;
 use crate::http::{blocking, State};
 use crate::protocol::secret::Secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time;
 use crate::service;
 use crate::service::users::SignIn;
@@ -147,13 +148,23 @@ pub async fn submit(
     };
     state.login_limiter.succeeded(&username, &address);
     let ttl = state.settings.session_ttl.as_secs() as i64;
+    let password = SignInMethod::password();
     match flow {
         None => {
-            keep_signed_in(&state, &session, &req, &user.id, ttl, None).await?;
+            keep_signed_in(&state, &session, &req, &user.id, ttl, &password, None).await?;
             Ok(see_other(safe_next(form.next.as_deref()).unwrap_or("/")))
         }
         Some(flow) => {
-            keep_signed_in(&state, &session, &req, &user.id, ttl, Some(&flow)).await?;
+            keep_signed_in(
+                &state,
+                &session,
+                &req,
+                &user.id,
+                ttl,
+                &password,
+                Some(&flow),
+            )
+            .await?;
             Ok(see_other(&format!("/oauth2/auth/resume?flow={flow}")))
         }
     }
@@ -167,6 +178,7 @@ pub async fn keep_signed_in(
     req: &HttpRequest,
     user_id: &str,
     ttl: i64,
+    method: &SignInMethod,
     flow: Option<&str>,
 ) -> Result<(), Error> {
     let now = time::now();
@@ -178,16 +190,18 @@ pub async fn keep_signed_in(
     );
     let st = state.clone();
     let id = user_id.to_owned();
-    let secret = blocking(move || service::sessions::start(&st.db, &id, &origin, ttl, now)).await?;
+    let stored = method.clone();
+    let secret =
+        blocking(move || service::sessions::start(&st.db, &id, &origin, ttl, &stored, now)).await?;
     let old_binding = session.binding()?;
     let new_binding = session.sign_in(&secret)?;
     let Some(flow) = flow.map(str::to_owned) else {
         return Ok(());
     };
     let st = state.clone();
-    let id = user_id.to_owned();
+    let (id, method) = (user_id.to_owned(), method.clone());
     let moved = blocking(move || {
-        service::sign_in::hand_over(&st.db, &flow, &old_binding, &new_binding, &id, now)
+        service::sign_in::hand_over(&st.db, &flow, &old_binding, &new_binding, &id, &method, now)
     })
     .await?;
     if !moved {

@@ -156,6 +156,8 @@ fn oidc_core_5_4_id_token_and_userinfo_release_the_same_claims() {
                 ttl_secs: 60,
                 access_token: None,
                 extra: &ExtraClaims::default(),
+                acr: None,
+                amr: &["pwd".to_owned()],
             },
         )
         .unwrap();
@@ -216,6 +218,8 @@ fn id_tokens_verify_for_every_algorithm() {
                 ttl_secs: 300,
                 access_token: Some("pc_at_x"),
                 extra: &ExtraClaims::default(),
+                acr: Some("urn:example:badge"),
+                amr: &["hwk".to_owned(), "pin".to_owned()],
             },
         )
         .unwrap();
@@ -241,6 +245,15 @@ fn id_tokens_verify_for_every_algorithm() {
         assert_eq!(claims.subject().as_str(), "u-1");
         assert_eq!(claims.email().unwrap().as_str(), "ann@example.com");
         assert!(claims.access_token_hash().is_some());
+        let acr = claims.auth_context_ref().map(|acr| acr.to_string());
+        assert_eq!(acr.as_deref(), Some("urn:example:badge"));
+        let amr: Vec<String> = claims
+            .auth_method_refs()
+            .unwrap()
+            .iter()
+            .map(|m| m.to_string())
+            .collect();
+        assert_eq!(amr, ["hwk", "pin"]);
     }
 }
 

@@ -2,7 +2,7 @@
 //! reads and answers the request through the admin API, and the browser comes back with
 //! a verifier that completes the flow.
 
-use super::{hash_hex, issue_code, ClientResponse, Context, Outcome, SessionUser};
+use super::{hash_hex, issue_code, ClientResponse, Context, Outcome};
 use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
 use crate::protocol::claims::ExtraClaims;
@@ -161,16 +161,12 @@ pub(super) fn apply_answer(
             &settings.issuer,
         ));
     }
-    let (Some(user_id), Some(auth_time)) = (&flow.user_id, flow.auth_time) else {
+    let Some(user) = super::flow_user(flow) else {
         return Err(Error::InvalidRequest(
             "nobody signed in for this request".into(),
         ));
     };
-    let user = SessionUser {
-        id: user_id.clone(),
-        auth_time,
-        session: None,
-    };
+    let user_id = &user.id;
     let mut granted = req.clone();
     granted.scope = ScopeSet::parse(&answer.grant_scope).map_err(Error::internal)?;
     let code = issue_code(cx, client, &granted, &user, answer.remember)?;

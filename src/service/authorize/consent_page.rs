@@ -2,7 +2,6 @@
 
 use super::{
     holdable_by, issue_code, load_flow, redirect_error, Browser, ClientResponse, Context, Outcome,
-    SessionUser,
 };
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -63,14 +62,8 @@ pub fn answer_consent(
     }
     let cx = Context { db, settings, now };
     let (flow, req, client) = load_flow(db, flow_id, browser, now)?;
-    let user = match (&flow.user_id, flow.auth_time, &browser.user) {
-        (Some(id), Some(auth_time), _) => SessionUser {
-            id: id.clone(),
-            auth_time,
-            session: None,
-        },
-        (_, _, Some(u)) => u.clone(),
-        _ => return Ok(Outcome::Login { flow: flow.id }),
+    let Some(user) = super::flow_user(&flow).or_else(|| browser.user.clone()) else {
+        return Ok(Outcome::Login { flow: flow.id });
     };
     // Deleting the flow first makes the answer single-use, even under double submits.
     if !flows::delete(&mut *db.conn()?, &flow.id)? {

@@ -8,6 +8,7 @@ use super::{holdable_by, remembered_covers};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::authorize::AuthorizationRequest;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::service;
 use crate::storage::flows::FlowRow;
@@ -31,9 +32,10 @@ pub struct ConsentRequestView {
     pub request_url: String,
     /// The login app's challenge, when it signed the user in for this request.
     pub login_challenge: Option<String>,
-    /// What the login app said of the sign-in: its authentication context class…
+    /// How she signed in, as ID tokens will say: the authentication context class a
+    /// login app named…
     pub acr: Option<String>,
-    /// …and methods (RFC 8176). `pwd` when she signed in on this server's own page.
+    /// …and the methods (RFC 8176): `pwd` on this server's own page.
     pub amr: Vec<String>,
     pub requested_at: String,
     pub expires_at: String,
@@ -72,6 +74,7 @@ fn view_of(
 ) -> Result<ConsentRequestView> {
     let client = service::clients::get(db, None, &flow.client_id)?;
     let login = super::login_app::signed_in_by_app(flow)?;
+    let method = SignInMethod::from_stored(flow.sign_in.as_deref());
     let user_id = flow.user_id.clone().unwrap_or_default();
     let requested = holdable_by(db, &user_id, req.scope_set())?;
     let username = service::users::find(db, &user_id)?
@@ -86,9 +89,9 @@ fn view_of(
         requested_scope: requested.iter().map(str::to_owned).collect(),
         oidc_context: oidc_context(db, settings, req, now)?,
         request_url: request_url(&settings.issuer, req)?,
-        login_challenge: login.as_ref().map(|l| l.challenge.clone()),
-        acr: login.as_ref().and_then(|l| l.acr.clone()),
-        amr: login.map_or_else(|| vec!["pwd".into()], |l| l.amr),
+        login_challenge: login.map(|l| l.challenge),
+        acr: method.acr,
+        amr: method.amr,
         requested_at: to_rfc3339(flow.created_at),
         expires_at: to_rfc3339(flow.expires_at),
     })

@@ -100,16 +100,12 @@ pub fn resume(
     if let Some(answer) = &flow.consent_answer {
         return super::consent_app::apply_answer(cx, &flow, &req, &client, answer, verifier);
     }
-    let signed_in = match (&flow.user_id, flow.auth_time) {
-        (Some(id), Some(auth_time)) => SignedIn {
-            user: Some(SessionUser {
-                id: id.clone(),
-                auth_time,
-                session: None,
-            }),
+    let signed_in = match super::flow_user(&flow) {
+        Some(user) => SignedIn {
+            user: Some(user),
             fresh: true,
         },
-        _ => match hinted(cx, &req, browser.user.clone())? {
+        None => match hinted(cx, &req, browser.user.clone())? {
             Ok(user) => SignedIn { user, fresh: false },
             Err(refusal) => return finish(db, Some(flow.id), refusal),
         },
@@ -178,7 +174,14 @@ fn decide(
         };
         // Keep the user with the flow so that consent needs no second sign-in, and the
         // consent app can tell who is asked.
-        flows::set_user(&mut *db.conn()?, &flow, &user.id, user.auth_time)?;
+        let method = user.method.stored();
+        flows::set_user(
+            &mut *db.conn()?,
+            &flow,
+            &user.id,
+            user.auth_time,
+            method.as_deref(),
+        )?;
         if let Some(consent_url) = &cx.settings.consent_url {
             return super::consent_app::delegate(db, consent_url, &flow);
         }
@@ -247,6 +250,7 @@ fn new_flow(cx: Context<'_>, req: &AuthorizationRequest, browser: &Browser) -> R
         login_challenge: None,
         login_verifier: None,
         login_state: None,
+        sign_in: None,
     };
     flows::insert(&mut conn, &row)?;
     Ok(row.id)

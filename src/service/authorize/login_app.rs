@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::authorize::{AuthorizationRequest, Prompt};
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::{to_rfc3339, Timestamp};
 use crate::service;
 use crate::storage::flows::{self, FlowRow};
@@ -24,6 +25,7 @@ pub(super) struct LoginState {
     /// …her session, and when she signed in to it.
     session: Option<String>,
     session_auth_time: Option<Timestamp>,
+    session_method: Option<SignInMethod>,
     /// That user may be taken as she is: only an account choice was asked for.
     skip: bool,
     answer: Option<LoginAnswer>,
@@ -91,6 +93,7 @@ pub(super) fn delegate(
         session_subject: session_user.map(|u| u.id.clone()),
         session: session_user.and_then(|u| u.session.clone()),
         session_auth_time: session_user.map(|u| u.auth_time),
+        session_method: session_user.map(|u| u.method.clone()),
         skip: session_user.is_some() && !forced,
         answer: None,
     };
@@ -220,19 +223,25 @@ pub fn answer_login(
                     ))
                 }
             };
+            let (mut acr, mut amr) = (checked_acr(acr)?, checked_amr(amr.unwrap_or_default())?);
             // Taken as she was: her sign-in is the session's, not a new one.
             let auth_time = match state.live_subject(db, now)? {
                 Some(live) if state.skip && live == user_id => state.session_auth_time,
                 _ => None,
             };
+            if let (Some(_), Some(method), None, true) =
+                (auth_time, &state.session_method, &acr, amr.is_empty())
+            {
+                (acr, amr) = (method.acr.clone(), method.amr.clone());
+            }
             LoginAnswer {
                 challenge: challenge.to_owned(),
                 user_id: Some(user_id),
                 auth_time,
                 remember,
                 remember_for: checked_remember_for(remember_for)?,
-                acr: checked_acr(acr)?,
-                amr: checked_amr(amr.unwrap_or_default())?,
+                acr,
+                amr,
                 error: None,
                 error_description: None,
             }
@@ -359,6 +368,7 @@ pub enum LoginReturn {
     /// session of `session_ttl` seconds.
     SignedIn {
         user_id: String,
+        method: SignInMethod,
         remember: Option<i64>,
     },
     /// The login app refused: send the browser back to the client with the error.
@@ -403,12 +413,29 @@ pub fn return_from_login(
         ));
     }
     let auth_time = answer.auth_time.unwrap_or(now);
-    if !flows::complete_login(&mut *db.conn()?, &flow.id, &given, &user_id, auth_time)? {
+    let method = SignInMethod {
+        acr: answer.acr.clone(),
+        amr: answer.amr.clone(),
+    };
+    let stored = method.stored();
+    let mut conn = db.conn()?;
+    if !flows::complete_login(
+        &mut conn,
+        &flow.id,
+        &given,
+        &user_id,
+        auth_time,
+        stored.as_deref(),
+    )? {
         return Err(unusable());
     }
     // A skip keeps the session she has; a new sign-in starts one when asked to.
     let lifetime = settings.session_ttl.as_secs() as i64;
     let remember = (answer.remember && answer.auth_time.is_none())
         .then(|| answer.remember_for.map_or(lifetime, |s| s.min(lifetime)));
-    Ok(LoginReturn::SignedIn { user_id, remember })
+    Ok(LoginReturn::SignedIn {
+        user_id,
+        method,
+        remember,
+    })
 }

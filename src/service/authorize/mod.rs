@@ -36,6 +36,7 @@ use crate::protocol::error::{ErrorCode, OAuthError};
 use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::service;
 use crate::storage::codes::{self, CodeRow};
@@ -59,6 +60,8 @@ pub struct SessionUser {
     pub auth_time: Timestamp,
     /// The handle of the server-side session, when the user comes from one.
     pub session: Option<String>,
+    /// How she signed in.
+    pub method: SignInMethod,
 }
 
 /// What the browser brings: who is signed in, and the session's flow binding.
@@ -186,6 +189,16 @@ fn load_flow(
     Ok((flow, req, client))
 }
 
+/// Who signed in for a flow, if anyone has yet.
+fn flow_user(flow: &FlowRow) -> Option<SessionUser> {
+    Some(SessionUser {
+        id: flow.user_id.clone()?,
+        auth_time: flow.auth_time?,
+        session: None,
+        method: SignInMethod::from_stored(flow.sign_in.as_deref()),
+    })
+}
+
 /// The part of `scope` the user may hold now (admin scopes only for admins).
 fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
     let is_admin = service::users::find(db, user_id)?
@@ -276,6 +289,7 @@ fn issue_code<'a>(
                 created_at: now,
                 expires_at: now + cx.settings.auth_code_ttl.as_secs() as i64,
                 used_at: None,
+                sign_in: user.method.stored(),
             },
         )
     })?;

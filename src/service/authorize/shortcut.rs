@@ -49,7 +49,7 @@ pub fn shortcut(
     }
     match kind {
         ShortcutKind::Token => Ok(issuer
-            .for_session_user(&client, &user.id, &scope, user.auth_time, now)?
+            .for_session_user(&client, &user.id, &scope, user.auth_time, &user.method, now)?
             .access_token
             .into_exposed()),
         ShortcutKind::Code => {

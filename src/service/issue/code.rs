@@ -8,6 +8,7 @@ use crate::protocol::error::ErrorCode;
 use crate::protocol::exchange::{check_code_exchange, CodeRefusal, IssuedCode};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens as store;
@@ -58,6 +59,7 @@ impl Issuer<'_> {
         let scope = ScopeSet::parse(&row.scope).map_err(Error::internal)?;
         let stored = grants::session_claims(&mut conn, &row.grant_id)?;
         let extra = ExtraClaims::from_stored(stored.as_deref()).map_err(Error::internal)?;
+        let sign_in = SignInMethod::from_stored(row.sign_in.as_deref());
         let what = Issue {
             client,
             user: &user,
@@ -69,6 +71,7 @@ impl Issuer<'_> {
             refresh: scope.contains("offline_access")
                 && client.allows_grant(GrantType::RefreshToken),
             extra: &extra,
+            sign_in: &sign_in,
         };
         let response = self.prepare(&what, &key, now)?;
         // Consuming the code and storing its tokens is one transaction: whoever consumes

@@ -20,6 +20,7 @@ use crate::protocol::keys::SigningKey;
 use crate::protocol::principal::{holdable, role_of_user};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::storage::tokens::{self as store, NewToken, ACCESS, REFRESH};
 use crate::storage::users::{self, UserRecord};
@@ -51,6 +52,8 @@ struct Issue<'a> {
     refresh: bool,
     /// What a consent app added to the grant's tokens.
     extra: &'a ExtraClaims,
+    /// How the user signed in, for ID tokens.
+    sign_in: &'a SignInMethod,
 }
 
 impl Issuer<'_> {
@@ -113,6 +116,8 @@ impl Issuer<'_> {
                         ttl_secs: Self::ttl(s.id_token_ttl),
                         access_token: Some(&access_token),
                         extra: what.extra,
+                        acr: what.sign_in.acr.as_deref(),
+                        amr: &what.sign_in.amr,
                     },
                 )
                 .map_err(Error::internal)?,
@@ -143,6 +148,7 @@ impl Issuer<'_> {
             Some(granted) => holdable(granted, role_of_user(what.user.is_admin)).to_string(),
             None => response.scope.clone(),
         };
+        let sign_in = what.sign_in.stored();
         let mut store_token = |token: &str, kind: &str, scope: &str, ttl: Duration| {
             store::insert(
                 conn,
@@ -157,6 +163,8 @@ impl Issuer<'_> {
                     issued_at: now,
                     expires_at: now + Self::ttl(ttl),
                     auth_time: Some(what.auth_time),
+                    // Only a refresh issues ID tokens again later.
+                    sign_in: sign_in.as_deref().filter(|_| kind == REFRESH),
                 },
             )
         };
@@ -198,6 +206,7 @@ impl Issuer<'_> {
         user_id: &str,
         scope: &ScopeSet,
         auth_time: Timestamp,
+        sign_in: &SignInMethod,
         now: Timestamp,
     ) -> Result<TokenResponse> {
         let key = self.key()?;
@@ -214,6 +223,7 @@ impl Issuer<'_> {
             nonce: None,
             refresh: false,
             extra: &ExtraClaims::default(),
+            sign_in,
         };
         let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {

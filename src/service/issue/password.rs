@@ -7,6 +7,7 @@ use crate::protocol::client::{Client, GrantType};
 use crate::protocol::error::ErrorCode;
 use crate::protocol::grant::allowed_scope;
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::service::tokens::TokenResponse;
 use crate::storage::{grants, write};
@@ -56,6 +57,7 @@ impl Issuer<'_> {
             nonce: None,
             refresh,
             extra: &ExtraClaims::default(),
+            sign_in: &SignInMethod::password(),
         };
         let response = self.prepare(&what, &key, now)?;
         write(&mut *self.db.conn()?, |conn| {

@@ -14,6 +14,7 @@ use crate::protocol::error::ErrorCode;
 use crate::protocol::exchange::{may_repeat_successor, refreshed_scope};
 use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret;
+use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
 use crate::service::tokens::TokenResponse;
@@ -66,6 +67,7 @@ impl Issuer<'_> {
             let grant_id = t.grant_id.clone().unwrap_or_default();
             let extra = ExtraClaims::from_stored(record.session_claims.as_deref())
                 .map_err(Error::internal)?;
+            let sign_in = SignInMethod::from_stored(t.sign_in.as_deref());
             let what = Issue {
                 client,
                 user: &user,
@@ -77,6 +79,7 @@ impl Issuer<'_> {
                 // The refresh keeps the original grant's offline access.
                 refresh: true,
                 extra: &extra,
+                sign_in: &sign_in,
             };
             let response = self.prepare(&what, &key, now)?;
             let sealed = seal_successor(refresh_token, &response)?;

@@ -260,6 +260,7 @@ impl TestApp {
                 issued_at: time::now(),
                 expires_at: time::now() + 3600,
                 auth_time: Some(time::now()),
+                sign_in: None,
             },
         )
         .expect("token stored");

@@ -315,6 +315,7 @@ async fn flush_removes_every_expired_token_batch_by_batch(backend: Backend) {
                     issued_at: now - 7200,
                     expires_at: now - 3600,
                     auth_time: None,
+                    sign_in: None,
                 },
             )
             .expect("stored");

@@ -249,6 +249,8 @@ async fn an_own_sign_in_and_consent_app_replaces_both_pages_in_chromium(backend:
     ))
     .unwrap();
     assert_eq!(payload["badge"], "B-7", "the consent app's ID token claim");
+    assert_eq!(payload["acr"], "urn:example:badge", "as the login app said");
+    assert_eq!(payload["amr"], json!(["hwk", "pin"]));
     let access: Value = serde_json::from_slice(&crate::helpers::relying_party::base64_url(
         token.access_token().secret().split('.').nth(1).unwrap(),
     ))

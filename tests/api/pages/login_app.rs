@@ -2,7 +2,7 @@
 //! through the login-request API while the browser goes back and forth.
 
 use openidconnect::core::CoreIdTokenClaims;
-use openidconnect::{AuthorizationCode, TokenResponse};
+use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
 use serde_json::{json, Value};
 use url::Url;
 
@@ -100,7 +100,7 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
         ("ui_locales", "de"),
         ("acr_values", "urn:loa:2"),
     ];
-    let started = start(&f.rp, &["email"], &hints);
+    let started = start(&f.rp, &["email", "offline_access"], &hints);
     let challenge = app.asked(&f.browser, &started).await;
     assert!(
         f.browser.seen.borrow().is_empty(),
@@ -111,7 +111,10 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
     assert_eq!(view["challenge"], challenge.as_str());
     assert_eq!(view["client"]["client_id"], "rp");
     assert_eq!(view["client"]["name"], "Reading Room");
-    assert_eq!(view["requested_scope"], json!(["email", "openid"]));
+    assert_eq!(
+        view["requested_scope"],
+        json!(["email", "offline_access", "openid"])
+    );
     assert_eq!(view["skip"], false, "nobody is signed in");
     assert_eq!(view["subject"], Value::Null);
     assert_eq!(view["oidc_context"]["login_hint"], "ann");
@@ -152,6 +155,32 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
         .claims(&f.rp.id_token_verifier(), &started.nonce)
         .expect("a valid ID token");
     assert_eq!(claims.subject().as_str(), ann_id(&f));
+    // The ID token says how she signed in, as the login app told it, after a refresh too.
+    let said = |claims: &CoreIdTokenClaims| {
+        let amr: Vec<String> = claims
+            .auth_method_refs()
+            .map(|refs| refs.iter().map(|r| r.to_string()).collect())
+            .unwrap_or_default();
+        (claims.auth_context_ref().map(|acr| acr.to_string()), amr)
+    };
+    let told = (
+        Some("urn:loa:2".to_owned()),
+        vec!["pwd".to_owned(), "otp".to_owned()],
+    );
+    assert_eq!(said(claims), told);
+    let refreshed =
+        f.rp.exchange_refresh_token(token.refresh_token().expect("offline access"))
+            .unwrap()
+            .request_async(&f.app.http)
+            .await
+            .expect("a refresh");
+    let no_nonce = |_: Option<&openidconnect::Nonce>| Ok(());
+    let again = refreshed
+        .id_token()
+        .expect("an ID token on refresh")
+        .claims(&f.rp.id_token_verifier(), no_nonce)
+        .expect("a valid ID token");
+    assert_eq!(said(again), told);
 
     // The answer was single-use, and the challenge is spent.
     let again = f.browser.http.get(&redirect_to).send().await.unwrap();

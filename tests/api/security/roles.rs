@@ -389,6 +389,7 @@ fn pending_flow(app: &TestApp, challenge: &str, client_id: &str, user_id: Option
             login_challenge: None,
             login_verifier: None,
             login_state: None,
+            sign_in: None,
         },
     )
     .expect("a flow");
