@@ -1,7 +1,7 @@
 //! Delegated sign-in: the test plays the login app, reading and answering the sign-in
 //! through the login-request API while the browser goes back and forth.
 
-use openidconnect::core::CoreIdTokenClaims;
+use openidconnect::core::{CoreIdTokenClaims, CoreTokenResponse};
 use openidconnect::{AuthorizationCode, OAuth2TokenResponse, TokenResponse};
 use serde_json::{json, Value};
 use url::Url;
@@ -141,18 +141,12 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
     let landing = back(&f.browser, &redirect_to).await.redirect();
     assert_eq!(*f.browser.seen.borrow(), ["consent"]);
     assert!(landing.as_str().starts_with(CALLBACK), "{landing}");
-    let code = Landing::param(&landing, "code").expect("a code");
-    let token =
-        f.rp.exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&f.app.http)
-            .await
-            .expect("the code is exchanged");
+    let nonce = started.nonce.clone();
+    let token = exchange(&f, started, &landing).await;
     let claims = token
         .id_token()
         .unwrap()
-        .claims(&f.rp.id_token_verifier(), &started.nonce)
+        .claims(&f.rp.id_token_verifier(), &nonce)
         .expect("a valid ID token");
     assert_eq!(claims.subject().as_str(), ann_id(&f));
     // The ID token says how she signed in, as the login app told it, after a refresh too.
@@ -242,20 +236,25 @@ async fn a_login_app_signs_people_in_for_the_server(backend: Backend) {
     );
 }
 
-/// Exchanges the code `landing` carries for `started`; the verified ID token's claims.
-async fn id_token_of(f: &Fixture, started: Started, landing: &Url) -> CoreIdTokenClaims {
+/// Exchanges the code `landing` carries for `started`.
+async fn exchange(f: &Fixture, started: Started, landing: &Url) -> CoreTokenResponse {
     let code = Landing::param(landing, "code").unwrap_or_else(|| panic!("no code: {landing}"));
-    let token =
-        f.rp.exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&f.app.http)
-            .await
-            .expect("the code is exchanged");
-    token
+    f.rp.exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(started.verifier)
+        .request_async(&f.app.http)
+        .await
+        .expect("the code is exchanged")
+}
+
+/// [`exchange`], then the verified claims of the ID token.
+async fn id_token_of(f: &Fixture, started: Started, landing: &Url) -> CoreIdTokenClaims {
+    let nonce = started.nonce.clone();
+    exchange(f, started, landing)
+        .await
         .id_token()
         .unwrap()
-        .claims(&f.rp.id_token_verifier(), &started.nonce)
+        .claims(&f.rp.id_token_verifier(), &nonce)
         .expect("a valid ID token")
         .clone()
 }
@@ -486,19 +485,7 @@ async fn outside_identifiers_become_users_only_when_allowed(backend: Backend) {
         .redirect_to(&challenge, "accept", json!({"subject": "ldap.7"}))
         .await;
     let landing = back(&f.browser, &redirect_to).await.redirect();
-    let code = Landing::param(&landing, "code").expect("a code");
-    let token =
-        f.rp.exchange_code(AuthorizationCode::new(code))
-            .unwrap()
-            .set_pkce_verifier(started.verifier)
-            .request_async(&f.app.http)
-            .await
-            .expect("the code is exchanged");
-    let claims = token
-        .id_token()
-        .unwrap()
-        .claims(&f.rp.id_token_verifier(), &started.nonce)
-        .unwrap();
+    let claims = id_token_of(&f, started, &landing).await;
     let user = portcullis::service::users::get(&f.app.db, "ldap.7").expect("recorded as a user");
     assert_eq!(claims.subject().as_str(), user.id);
     assert!(!user.admin);
