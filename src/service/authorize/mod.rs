@@ -3,14 +3,16 @@
 //!
 //! One file a use case: [`flow`] (the browser's request, through sign-in, to a code or a
 //! page), [`consent_page`] (the built-in consent page), [`consent_app`] (an external
-//! consent app answering through the admin API), [`login_app`] (an external login app) and [`shortcut`] (`/oauth2/code`).
-//! This file holds what they share.
+//! consent app answering through the admin API), [`login_app`] and [`login_answer`] (an
+//! external login app: the request it reads, the answer it gives) and [`shortcut`]
+//! (`/oauth2/code`). This file holds what they share.
 
 mod consent_api;
 mod consent_app;
 mod consent_page;
 mod consent_request;
 mod flow;
+mod login_answer;
 mod login_app;
 mod shortcut;
 
@@ -22,10 +24,8 @@ pub use consent_request::{
     OidcContext,
 };
 pub use flow::{resume, start};
-pub use login_app::{
-    answer_login, login_request_view, return_from_login, LoginDecision, LoginRequestView,
-    LoginReturn,
-};
+pub use login_answer::{answer_login, LoginDecision};
+pub use login_app::{login_request_view, return_from_login, LoginRequestView, LoginReturn};
 pub use shortcut::{shortcut, CodeBinding, ShortcutKind};
 
 use crate::config::Settings;
