@@ -36,7 +36,8 @@ def summary(rows):
     def med(key):
         return statistics.median(key(r) for r in rows)
     return {
-        "ops_per_s": med(lambda r: r["ops"] / (r["duration_us"] / 1e6)),
+        # A run that answered nothing has no duration: it did 0 operations a second.
+        "ops_per_s": med(lambda r: r["ops"] / (r["duration_us"] / 1e6) if r["duration_us"] else 0.0),
         "p50_ms": med(lambda r: r["p50_us"] / 1000),
         "p99_ms": med(lambda r: r["p99_us"] / 1000),
         "cpu_us": med(lambda r: 1e6 * r["cpu_s"] / max(r["ops"], 1)),
@@ -62,9 +63,9 @@ for name, s in ours.items():
         ps = peer.get(name)
         if not ps:
             row += " – | – |"
-        elif ps["ops_per_s"] == 0:
-            # The peer answered nothing right in this scenario: say so, not a ratio.
-            row += f" 0 ({ps['errors']} errors) | – |"
+        elif ps["ops_per_s"] == 0 or s["ops_per_s"] == 0:
+            # One side completed nothing in this scenario: say so, not a ratio.
+            row += f" {ps['ops_per_s']:.0f} ({ps['errors']} errors) | n/a |"
         else:
             row += f" {ps['ops_per_s']:.0f} | {s['ops_per_s'] / ps['ops_per_s']:.2f}× |"
     lines.append(row)
@@ -72,7 +73,7 @@ pw = ours.get("password sign-in")
 lines += [
     "",
     f"- argon2id verifications/s on all cores (the bound for password sign-in): {a.argon2_per_s:.0f}"
-    + (f"; password sign-in reaches {100 * pw['ops_per_s'] / a.argon2_per_s:.0f} % of it" if pw else ""),
+    + (f"; password sign-in reaches {100 * pw['ops_per_s'] / a.argon2_per_s:.0f} % of it" if pw and a.argon2_per_s else ""),
     f"- start-up to `/health/ready` on an existing database: {a.startup_ms:.0f} ms"
     + (f" (peer: {a.peer_startup_ms:.0f} ms to listening)" if a.peer_startup_ms else ""),
     f"- RSS idle: {a.idle_rss_kb / 1024:.1f} MiB; after load: {a.max_rss_kb / 1024:.1f} MiB"
@@ -92,6 +93,10 @@ if a.growth:
     ]
     for name, s in grown.items():
         lines.append(f"| {name} | {s['ops_per_s']:.0f} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['cpu_us']:.0f} | {s['errors']} |")
+failed = [f"{name}" for name, s in ours.items() if s["ops_per_s"] == 0]
+failed += [f"{name} (peer)" for name, s in peer.items() if s["ops_per_s"] == 0]
+if failed:
+    lines += ["", "**Completed nothing:** " + ", ".join(failed)]
 with open(f"{a.out}/results.md", "w") as f:
     f.write("\n".join(lines) + "\n")
 print("\n".join(lines))
@@ -102,7 +107,7 @@ try:
     import matplotlib.pyplot as plt
 except ImportError:
     print("(matplotlib is not installed: no chart; pip install matplotlib)", file=sys.stderr)
-    sys.exit(0)
+    sys.exit(1 if failed else 0)
 names = list(ours)
 fig, ax = plt.subplots(figsize=(8, 4))
 xs = range(len(names))
@@ -116,3 +121,6 @@ ax.set_title(f"Portcullis on {a.backend}, {a.connections} connections")
 ax.legend()
 fig.tight_layout()
 fig.savefig(f"{a.out}/results.png", dpi=120)
+if failed:
+    print("scenarios that completed nothing: " + ", ".join(failed), file=sys.stderr)
+    sys.exit(1)
