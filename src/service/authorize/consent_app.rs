@@ -273,16 +273,7 @@ pub fn answer_challenge(
             "the consent request was already answered".into(),
         ));
     }
-    resume_url(issuer, &flow.id, &verifier)
-}
-
-pub(super) fn resume_url(issuer: &str, flow_id: &str, verifier: &str) -> Result<String> {
-    let mut url =
-        url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
-    url.query_pairs_mut()
-        .append_pair("flow", flow_id)
-        .append_pair("consent_verifier", verifier);
-    Ok(url.into())
+    super::resume_url(issuer, &flow.id, "consent_verifier", &verifier)
 }
 
 /// A consent app that names the subject must name the person who signed in: it answers

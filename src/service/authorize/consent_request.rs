@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::consent_app::{pending, resume_url};
+use super::consent_app::pending;
 use super::{holdable_by, remembered_covers};
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -200,7 +200,7 @@ pub fn legacy_consent_request(
         id: view.challenge,
         client_id: view.client.client_id,
         requested_scopes: view.requested_scope,
-        redirect_url: resume_url(&settings.issuer, &flow.id, challenge)?,
+        redirect_url: super::resume_url(&settings.issuer, &flow.id, "consent_verifier", challenge)?,
         expires_at: view.expires_at,
     })
 }

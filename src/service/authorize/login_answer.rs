@@ -2,8 +2,8 @@
 //! kept on the flow until the browser comes back.
 
 use super::consent_app::{check_error_code, checked_remember_for};
-use super::hash_hex;
 use super::login_app::{pending, LoginAnswer, LoginState};
+use super::{hash_hex, resume_url};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::protocol::secret;
@@ -68,12 +68,7 @@ pub fn answer_login(
         }
         Ok(())
     })?;
-    let mut url = url::Url::parse(&format!("{}/oauth2/auth/resume", settings.issuer))
-        .map_err(Error::internal)?;
-    url.query_pairs_mut()
-        .append_pair("flow", &flow.id)
-        .append_pair("login_verifier", &verifier);
-    Ok(url.into())
+    resume_url(&settings.issuer, &flow.id, "login_verifier", &verifier)
 }
 
 /// The answer to keep for `decision`, checked, and the user it records, if any.

@@ -172,6 +172,17 @@ fn app_refusal(
     Outcome::Respond(response)
 }
 
+/// Where an app sends the browser back to continue `flow_id`, with the verifier (named
+/// `verifier_name`: `login_verifier` or `consent_verifier`) that proves its answer.
+fn resume_url(issuer: &str, flow_id: &str, verifier_name: &str, verifier: &str) -> Result<String> {
+    let mut url =
+        url::Url::parse(&format!("{issuer}/oauth2/auth/resume")).map_err(Error::internal)?;
+    url.query_pairs_mut()
+        .append_pair("flow", flow_id)
+        .append_pair(verifier_name, verifier);
+    Ok(url.into())
+}
+
 /// A pending flow of this browser, with its request and client.
 fn load_flow(
     db: &Db,
