@@ -104,7 +104,7 @@ impl Algorithm {
 
 enum Material {
     Rsa {
-        key: Box<ring::signature::RsaKeyPair>,
+        key: openssl::pkey::PKey<openssl::pkey::Private>,
         public: CoreJsonWebKey,
     },
     Es256(p256::ecdsa::SigningKey),
@@ -132,12 +132,12 @@ impl std::fmt::Debug for SigningKey {
 pub fn generate(alg: Algorithm) -> Result<String, KeyError> {
     match alg {
         Algorithm::Rs256 => {
-            use rsa::pkcs1::EncodeRsaPrivateKey;
-            let key = rsa::RsaPrivateKey::new(&mut super::secret::os_rng(), 2048)
+            let key = openssl::rsa::Rsa::generate(RSA_BITS)
                 .map_err(|e| KeyError::Generate(e.to_string()))?;
-            key.to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-                .map(|pem| pem.to_string())
-                .map_err(|e| KeyError::Generate(e.to_string()))
+            let pem = key
+                .private_key_to_pem()
+                .map_err(|e| KeyError::Generate(e.to_string()))?;
+            String::from_utf8(pem).map_err(|e| KeyError::Generate(e.to_string()))
         }
         Algorithm::Es256 => loop {
             let mut bytes = [0u8; 32];
@@ -162,29 +162,37 @@ pub fn new_kid() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The size of the RSA keys Portcullis makes (RFC 7518 §3.3 asks for at least 2048 bits).
+const RSA_BITS: u32 = 2048;
+/// The largest RSA key it loads: beyond this a signature costs more than it protects.
+const RSA_MAX_BITS: u32 = 8192;
+
+/// An RSA private key in PEM (PKCS#1 or PKCS#8), checked for consistency and size.
+fn load_rsa(kid: &str, pem: &str) -> Result<Material, KeyError> {
+    let malformed = |e: &dyn std::fmt::Display| KeyError::Malformed(e.to_string());
+    let rsa = openssl::rsa::Rsa::private_key_from_pem(pem.as_bytes()).map_err(|e| malformed(&e))?;
+    if !rsa.check_key().map_err(|e| malformed(&e))? {
+        return Err(malformed(&"the RSA key is inconsistent"));
+    }
+    let bits = rsa.size() * 8;
+    if !(RSA_BITS..=RSA_MAX_BITS).contains(&bits) {
+        return Err(malformed(&format!(
+            "an RSA key of {bits} bits; {RSA_BITS} to {RSA_MAX_BITS} are accepted"
+        )));
+    }
+    let public = CoreJsonWebKey::new_rsa(
+        rsa.n().to_vec(),
+        rsa.e().to_vec(),
+        Some(JsonWebKeyId::new(kid.to_owned())),
+    );
+    let key = openssl::pkey::PKey::from_rsa(rsa).map_err(|e| malformed(&e))?;
+    Ok(Material::Rsa { key, public })
+}
+
 impl SigningKey {
     pub fn load(kid: &str, alg: Algorithm, private_key: &str) -> Result<Self, KeyError> {
         let material = match alg {
-            Algorithm::Rs256 => {
-                use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
-                use rsa::traits::PublicKeyParts;
-                let parsed = rsa::RsaPrivateKey::from_pkcs1_pem(private_key)
-                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
-                let der = parsed
-                    .to_pkcs1_der()
-                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
-                let key = ring::signature::RsaKeyPair::from_der(der.as_bytes())
-                    .map_err(|e| KeyError::Malformed(e.to_string()))?;
-                let public = CoreJsonWebKey::new_rsa(
-                    parsed.n().to_bytes_be(),
-                    parsed.e().to_bytes_be(),
-                    Some(JsonWebKeyId::new(kid.to_owned())),
-                );
-                Material::Rsa {
-                    key: Box::new(key),
-                    public,
-                }
-            }
+            Algorithm::Rs256 => load_rsa(kid, private_key)?,
             Algorithm::Es256 => {
                 let bytes =
                     hex::decode(private_key).map_err(|e| KeyError::Malformed(e.to_string()))?;
@@ -235,15 +243,12 @@ impl PrivateSigningKey for SigningKey {
         }
         match &self.material {
             Material::Rsa { key, .. } => {
-                let mut signature = vec![0u8; key.public().modulus_len()];
-                key.sign(
-                    &ring::signature::RSA_PKCS1_SHA256,
-                    &ring::rand::SystemRandom::new(),
-                    message,
-                    &mut signature,
-                )
-                .map_err(|_| SigningError::CryptoError)?;
-                Ok(signature)
+                let mut signer =
+                    openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), key)
+                        .map_err(|_| SigningError::CryptoError)?;
+                signer
+                    .sign_oneshot_to_vec(message)
+                    .map_err(|_| SigningError::CryptoError)
             }
             Material::Es256(key) => {
                 use p256::ecdsa::signature::Signer;
