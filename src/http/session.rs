@@ -63,6 +63,29 @@ pub fn cookie_key(bytes: &[u8]) -> anyhow::Result<Key> {
     Key::try_from(bytes).map_err(|e| anyhow::anyhow!("the cookie key is unusable: {e}"))
 }
 
+/// A browser as its cookie describes it: the server-side session is not looked up yet.
+pub struct BrowserCookie {
+    secret: Option<String>,
+    binding: String,
+    address: String,
+}
+
+impl BrowserCookie {
+    /// The browser, with the user of the live server-side session the cookie names, if
+    /// any. Blocking: it reads the database.
+    pub fn resolve(self, db: &crate::storage::Db, now: time::Timestamp) -> Result<Browser> {
+        let user = match &self.secret {
+            Some(secret) => service::sessions::resolve(db, secret, now)?,
+            None => None,
+        };
+        Ok(Browser {
+            user,
+            binding: self.binding,
+            address: self.address,
+        })
+    }
+}
+
 /// Typed access to the session's values.
 pub struct TypedSession(Session);
 
@@ -110,8 +133,21 @@ impl TypedSession {
 
     /// Who is signed in, what flows are bound to, and where the request came from.
     pub async fn browser(&self, state: &State, req: &HttpRequest) -> Result<Browser> {
-        Ok(Browser {
-            user: self.user(state).await?,
+        let cookie = self.cookie(req)?;
+        if cookie.secret.is_none() {
+            // Nobody is signed in: nothing to read.
+            return cookie.resolve(&state.db, time::now());
+        }
+        let st = state.clone();
+        blocking(move || cookie.resolve(&st.db, time::now())).await
+    }
+
+    /// What the cookie says of the browser, for a handler that looks up the server-side
+    /// session in the same blocking call as the rest of its work (one thread hand-off
+    /// instead of two).
+    pub fn cookie(&self, req: &HttpRequest) -> Result<BrowserCookie> {
+        Ok(BrowserCookie {
+            secret: self.secret(),
             binding: self.binding()?,
             address: crate::http::extract::peer_ip(req),
         })

@@ -242,7 +242,7 @@ pub fn delete(db: &Db, username: &str) -> Result<()> {
 pub fn set_password(db: &Db, username: &str, password: &str, now: Timestamp) -> Result<()> {
     validate_password(password, username)?;
     let hash = secret::hash_secret(password).map_err(Error::internal)?;
-    if !store::set_password_hash(&mut *db.conn()?, username, &hash, now)? {
+    if !db.change(|tx| store::set_password_hash(tx, username, &hash, now))? {
         return Err(Error::not_found("user", username));
     }
     end_sessions(db, username)?;

@@ -1,11 +1,15 @@
-//! Group commit for issued access tokens.
+//! Group commit for the writes on the hot paths: issued access tokens, authorization
+//! codes and their exchange.
 //!
-//! A token must be durably written before its response is sent. Writing each one in its
-//! own transaction makes every request queue for the database's write lock and pay a
-//! commit of its own. Instead, requests hand their row to one committer thread, which
-//! takes everything that arrived while it was busy, writes it in one transaction and
-//! then answers every waiter. Under load one commit serves many tokens; when idle, a
-//! token is written as soon as it arrives.
+//! A write must be durable before its response is sent. Writing each in its own
+//! transaction makes every request queue for the database's write lock and pay a commit
+//! of its own. Instead, requests hand their work to one committer thread, which takes
+//! everything that arrived while it was busy, runs it in one transaction and then answers
+//! every waiter. Under load one commit serves many requests; when idle, work is written
+//! as soon as it arrives.
+//!
+//! Work handed here only adds rows or changes codes, grants' use times and the like
+//! ([`super::write`]); a change to a row the memos hold goes through [`super::Db::change`].
 
 use std::sync::mpsc;
 use std::thread;
@@ -13,7 +17,7 @@ use std::thread;
 use tokio::sync::oneshot;
 
 use super::tokens::{insert, NewToken, ACCESS};
-use super::{write, Conn, Pool};
+use super::{write, Conn, DbConnection, Pool};
 use crate::error::{Error, Result};
 
 /// The most rows written in one transaction; enough to absorb a burst, small enough that
@@ -49,21 +53,60 @@ impl PendingToken {
     }
 }
 
-struct Job {
-    row: PendingToken,
-    done: oneshot::Sender<Result<()>>,
+/// Statements for the shared transaction. They may run twice: when a batch fails, each
+/// of its jobs is run again in a transaction of its own, so that one bad job fails only
+/// its own request. So the work must not give away what it captured.
+type Work<T> = Box<dyn FnMut(&mut DbConnection) -> Result<T> + Send>;
+
+/// How a waiter is told: by a future (an async handler) or a channel it blocks on (work
+/// already on a blocking thread).
+enum Answer<T> {
+    Async(oneshot::Sender<Result<T>>),
+    Blocking(mpsc::SyncSender<Result<T>>),
+}
+
+struct Task<T> {
+    work: Work<T>,
+    outcome: Option<T>,
+    answer: Answer<T>,
+}
+
+/// A job of any result type, as the committer thread sees it.
+trait Job: Send {
+    /// Runs the work in the batch's transaction, keeping its result for [`Job::answer`].
+    fn run(&mut self, conn: &mut DbConnection) -> Result<()>;
+    /// Tells the waiter: the result kept by `run` once the commit succeeded, else why not.
+    fn answer(self: Box<Self>, committed: Result<()>);
+}
+
+impl<T: Send + 'static> Job for Task<T> {
+    fn run(&mut self, conn: &mut DbConnection) -> Result<()> {
+        self.outcome = Some((self.work)(conn)?);
+        Ok(())
+    }
+
+    fn answer(self: Box<Self>, committed: Result<()>) {
+        let Task {
+            outcome, answer, ..
+        } = *self;
+        let result = committed.and_then(|()| outcome.ok_or_else(stopped));
+        match answer {
+            Answer::Async(tx) => drop(tx.send(result)),
+            Answer::Blocking(tx) => drop(tx.send(result)),
+        }
+    }
 }
 
 /// The handle requests use; the committer thread stops when the last handle is dropped.
 pub struct Committer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
 impl Committer {
     pub fn start(pool: Pool) -> Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         thread::Builder::new()
-            .name("token-commits".into())
+            .name("commits".into())
             .spawn(move || run(pool, queue))
             .map_err(Error::internal)?;
         Ok(Self { jobs })
@@ -71,13 +114,41 @@ impl Committer {
 
     /// Writes the row; returns once it is committed.
     pub async fn insert(&self, row: PendingToken) -> Result<()> {
-        let (done, answer) = oneshot::channel();
-        self.jobs.send(Job { row, done }).map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.run(move |conn| insert(conn, &row.as_new())).await
+    }
+
+    /// Runs `work` in the next group commit; returns its result once committed.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnMut(&mut DbConnection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(Box::new(work), Answer::Async(tx))?;
+        rx.await.map_err(|_| stopped())?
+    }
+
+    /// [`Committer::run`] for work already on a blocking thread. The caller must hold no
+    /// pooled connection while it waits: the committer may need one from the same pool.
+    pub fn run_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnMut(&mut DbConnection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(Box::new(work), Answer::Blocking(tx))?;
+        rx.recv().map_err(|_| stopped())?
+    }
+
+    fn submit<T: Send + 'static>(&self, work: Work<T>, answer: Answer<T>) -> Result<()> {
+        let task = Task {
+            work,
+            outcome: None,
+            answer,
+        };
+        self.jobs.send(Box::new(task)).map_err(|_| stopped())
     }
 }
 
-fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
+fn run(pool: Pool, queue: mpsc::Receiver<Box<dyn Job>>) {
     let mut conn: Option<Conn> = None;
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -92,7 +163,7 @@ fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
                 Ok(c) => conn = Some(c),
                 Err(_) => {
                     // The cause (redacted) was logged by the pool's error handler.
-                    tracing::warn!("no database connection for issued tokens");
+                    tracing::warn!("no database connection for the group commit");
                     // What arrived during the wait would wait as long again for the next
                     // attempt: answer it now too, so no request waits more than one
                     // pool timeout for its 503.
@@ -100,37 +171,41 @@ fn run(pool: Pool, queue: mpsc::Receiver<Job>) {
                     // connect again.)
                     let waited = std::iter::from_fn(|| queue.try_recv().ok()).take(MAX_BATCH);
                     for job in batch.into_iter().chain(waited) {
-                        let _ = job.done.send(Err(unavailable()));
+                        job.answer(Err(unavailable()));
                     }
                     continue;
                 }
             }
         }
         let Some(c) = conn.as_mut() else { continue };
-        match write(c, |c| {
-            batch.iter().try_for_each(|j| insert(c, &j.row.as_new()))
-        }) {
+        match write(c, |c| batch.iter_mut().try_for_each(|j| j.run(c))) {
             Ok(()) => {
                 for job in batch {
-                    let _ = job.done.send(Ok(()));
+                    job.answer(Ok(()));
                 }
             }
             Err(e @ Error::Unavailable(_)) => {
-                // The database is down or locked: retrying row by row would make every
+                // The database is down or locked: retrying job by job would make every
                 // waiter sit through the busy timeout again. Fail the batch now and start
                 // the next one on a fresh connection.
-                tracing::warn!(error = %e, rows = batch.len(), "writing issued tokens failed");
+                tracing::warn!(error = %e, jobs = batch.len(), "a group commit failed");
                 for job in batch {
-                    let _ = job.done.send(Err(unavailable()));
+                    job.answer(Err(unavailable()));
                 }
                 conn = None;
             }
+            Err(e) if batch.len() == 1 => {
+                // Its own failure: running it again alone would only fail again.
+                if let Some(job) = batch.pop() {
+                    job.answer(Err(e));
+                }
+            }
             Err(e) => {
-                tracing::warn!(error = %e, rows = batch.len(), "writing issued tokens failed");
-                // Retry one by one so that a single bad row fails only its own request.
-                for job in batch {
-                    let result = write(c, |c| insert(c, &job.row.as_new()));
-                    let _ = job.done.send(result);
+                tracing::debug!(error = %e, jobs = batch.len(), "a group commit failed; its jobs run one by one");
+                // One by one, so that a single bad job fails only its own request.
+                for mut job in batch {
+                    let result = write(c, |c| job.run(c));
+                    job.answer(result);
                 }
             }
         }

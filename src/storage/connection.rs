@@ -43,11 +43,16 @@ impl Backend {
 pub struct Manager {
     backend: Backend,
     target: String,
+    work: std::sync::Arc<super::work::Work>,
 }
 
 impl Manager {
-    pub fn new(backend: Backend, target: String) -> Self {
-        Self { backend, target }
+    pub fn new(backend: Backend, target: String, work: std::sync::Arc<super::work::Work>) -> Self {
+        Self {
+            backend,
+            target,
+            work,
+        }
     }
 }
 
@@ -75,15 +80,20 @@ impl r2d2::ManageConnection for Manager {
     type Error = diesel::r2d2::Error;
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
+        let counting = super::work::Counting(self.work.clone());
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target)
-                .map(DbConnection::Postgres)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.target)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(counting);
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.target)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(diesel::r2d2::Error::QueryError)?;
+                conn.set_instrumentation(counting);
                 Ok(DbConnection::Sqlite(conn))
             }
         }

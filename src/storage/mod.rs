@@ -21,6 +21,7 @@ pub mod settings;
 pub mod tokens;
 pub mod users;
 pub mod verified;
+pub mod work;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -52,6 +53,8 @@ struct Hot {
     epoch: Arc<memo::Epoch>,
     clients: memo::Memo<String, clients::StoredClient>,
     tokens: memo::Memo<Vec<u8>, tokens::TokenRecord>,
+    users: memo::Memo<String, users::UserRecord>,
+    work: Arc<work::Work>,
     /// Client secrets recently verified with argon2id.
     verified_secrets: verified::VerifiedSecrets,
     parsed_keys: keys::ParsedKeys,
@@ -66,6 +69,7 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 /// Remembered rows at most; a full memo forgets what is stale, then everything.
 const REMEMBERED_CLIENTS: usize = 10_000;
 const REMEMBERED_TOKENS: usize = 50_000;
+const REMEMBERED_USERS: usize = 10_000;
 
 impl Db {
     /// Opens a pool. `pool_size` 0 picks a default for the backend.
@@ -82,12 +86,17 @@ impl Db {
         if backend == Backend::Postgres {
             redact::check_postgres_url(url).map_err(Error::InvalidRequest)?;
         }
+        let work = Arc::new(work::Work::default());
         let pool = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(1))
+            // A PostgreSQL connection can die with the server or the network, so it is
+            // tried before it is handed out. A SQLite connection is a handle on a local
+            // file: the check would only add a statement to every request.
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_timeout(Duration::from_secs(5))
             .error_handler(Box::new(RedactingErrors(url.to_owned())))
-            .build(connection::Manager::new(backend, target))
+            .build(connection::Manager::new(backend, target, work.clone()))
             .map_err(|e| {
                 Error::Unavailable(anyhow::anyhow!(
                     "cannot open the {} database: {}",
@@ -102,6 +111,8 @@ impl Db {
                 backend,
                 clients: memo::Memo::new(REMEMBERED_CLIENTS, epoch.clone()),
                 tokens: memo::Memo::new(REMEMBERED_TOKENS, epoch.clone()),
+                users: memo::Memo::new(REMEMBERED_USERS, epoch.clone()),
+                work,
                 epoch,
                 verified_secrets: verified::VerifiedSecrets::new(),
                 parsed_keys: keys::ParsedKeys::default(),
@@ -182,6 +193,15 @@ impl Db {
 
     pub(crate) fn remembered_clients(&self) -> &memo::Memo<String, clients::StoredClient> {
         &self.hot.clients
+    }
+
+    /// What this process has asked of the database so far.
+    pub fn work(&self) -> &work::Work {
+        &self.hot.work
+    }
+
+    pub(crate) fn remembered_users(&self) -> &memo::Memo<String, users::UserRecord> {
+        &self.hot.users
     }
 
     pub(crate) fn remembered_tokens(&self) -> &memo::Memo<Vec<u8>, tokens::TokenRecord> {

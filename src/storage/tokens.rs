@@ -30,6 +30,40 @@ pub struct NewToken<'a> {
     pub sign_in: Option<&'a str>,
 }
 
+/// A token row that owns its fields, for work handed to the group committer.
+#[derive(Debug, Clone)]
+pub struct OwnedToken {
+    pub hash: Vec<u8>,
+    pub kind: &'static str,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub family_id: Option<String>,
+    pub scope: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub auth_time: Option<i64>,
+    pub sign_in: Option<String>,
+}
+
+impl OwnedToken {
+    pub fn as_new(&self) -> NewToken<'_> {
+        NewToken {
+            hash: &self.hash,
+            kind: self.kind,
+            client_id: &self.client_id,
+            user_id: self.user_id.as_deref(),
+            grant_id: self.grant_id.as_deref(),
+            family_id: self.family_id.as_deref(),
+            scope: &self.scope,
+            issued_at: self.issued_at,
+            expires_at: self.expires_at,
+            auth_time: self.auth_time,
+            sign_in: self.sign_in.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = tokens)]
 pub struct TokenRow {

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::schema::users;
-use super::{DbConnection, Tx};
+use super::{Db, DbConnection, Tx};
 use crate::error::{Error, Result};
 use crate::protocol::time::Timestamp;
 
@@ -76,6 +76,24 @@ pub fn find_by_id(conn: &mut DbConnection, id: &str) -> Result<Option<UserRecord
         .select(UserRecord::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// A user, from memory when read recently (see [`super::memo`]): for the flows that
+/// need her role and claims on every request, not for checking her password.
+pub fn find_remembered(db: &Db, id: &str) -> Result<Option<UserRecord>> {
+    db.remembered_users()
+        .get_or_load(&id.to_owned(), || find_by_id(&mut *db.conn()?, id))
+}
+
+/// [`find_remembered`] for a caller that holds a connection already (asking the pool for
+/// a second one could exhaust it under load).
+pub fn find_remembered_on(
+    db: &Db,
+    conn: &mut DbConnection,
+    id: &str,
+) -> Result<Option<UserRecord>> {
+    db.remembered_users()
+        .get_or_load(&id.to_owned(), || find_by_id(conn, id))
 }
 
 pub fn id_of(conn: &mut DbConnection, username: &str) -> Result<Option<String>> {
@@ -175,14 +193,14 @@ pub fn update(tx: &mut Tx<'_>, user: &UserRecord) -> Result<()> {
 }
 
 pub fn set_password_hash(
-    conn: &mut DbConnection,
+    tx: &mut Tx<'_>,
     username: &str,
     hash: &str,
     now: Timestamp,
 ) -> Result<bool> {
     Ok(diesel::update(users::table.filter(named(username)))
         .set((users::password_hash.eq(hash), users::updated_at.eq(now)))
-        .execute(conn)?
+        .execute(tx.conn())?
         > 0)
 }
 

@@ -33,10 +33,13 @@ pub async fn authorize(
         _ => query.into_inner(),
     };
     let params = collect(pairs);
-    let browser = session.browser(&state, &req).await?;
-    let now = time::now();
-    let result =
-        blocking(move || flow::start(&state.db, &state.settings, &params, &browser, now)).await?;
+    let cookie = session.cookie(&req)?;
+    let result = blocking(move || {
+        let now = time::now();
+        let browser = cookie.resolve(&state.db, now)?;
+        flow::start(&state.db, &state.settings, &params, &browser, now)
+    })
+    .await?;
     outcome(result)
 }
 

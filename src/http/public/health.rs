@@ -48,5 +48,5 @@ pub async fn metrics(state: State, req: actix_web::HttpRequest) -> Result<HttpRe
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render()))
+        .body(state.metrics.render() + &state.db.work().exposition()))
 }

@@ -31,7 +31,7 @@ pub fn start(
             return Ok(Outcome::Render(e))
         }
     };
-    let client = match service::clients::get(db, None, client_id) {
+    let client = match service::clients::for_protocol(db, client_id) {
         Ok(c) => c,
         Err(Error::NotFound(_)) => {
             return Ok(Outcome::Render(OAuthError::invalid_request(

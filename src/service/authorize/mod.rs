@@ -41,7 +41,7 @@ use crate::protocol::time::Timestamp;
 use crate::service;
 use crate::storage::codes::{self, CodeRow};
 use crate::storage::flows::{self, FlowRow};
-use crate::storage::{grants, write, Db};
+use crate::storage::{grants, Db};
 
 /// How long a person has to sign in and consent.
 pub const FLOW_TTL: i64 = 30 * 60;
@@ -196,7 +196,7 @@ fn load_flow(
     let flow =
         flows::find(&mut *db.conn()?, flow_id, &browser.binding, now)?.ok_or_else(expired)?;
     let req: AuthorizationRequest = serde_json::from_str(&flow.request).map_err(Error::internal)?;
-    let client = service::clients::get(db, None, &flow.client_id).map_err(|_| expired())?;
+    let client = service::clients::for_protocol(db, &flow.client_id).map_err(|_| expired())?;
     Ok((flow, req, client))
 }
 
@@ -212,7 +212,7 @@ fn flow_user(flow: &FlowRow) -> Option<SessionUser> {
 
 /// The part of `scope` the user may hold now (admin scopes only for admins).
 fn holdable_by(db: &Db, user_id: &str, scope: &ScopeSet) -> Result<ScopeSet> {
-    let is_admin = service::users::find(db, user_id)?
+    let is_admin = crate::storage::users::find_remembered(db, user_id)?
         .ok_or_else(|| Error::InvalidRequest("the signed-in account no longer exists".into()))?
         .is_admin;
     Ok(holdable(scope, role_of_user(is_admin)))
@@ -270,39 +270,39 @@ fn issue_code<'a>(
     let code = secret::new_token(CODE_PREFIX);
     let hash = secret::token_hash(&code);
     let scope = holdable_by(db, &user.id, terms.scope)?.to_string();
-    write(&mut *db.conn()?, |conn| {
-        let grant_id = grants::upsert(
+    let mut row = CodeRow {
+        hash,
+        client_id: client.id.clone(),
+        user_id: user.id.clone(),
+        grant_id: String::new(),
+        family_id: secret::new_id(),
+        // The column holds the empty text for no redirect URI.
+        redirect_uri: terms
+            .redirect_uri
+            .map_or_else(String::new, |uri| uri.as_str().to_owned()),
+        redirect_uri_given: terms.redirect_uri_given,
+        scope,
+        nonce: terms.nonce.map(str::to_owned),
+        code_challenge: terms.code_challenge.map(str::to_owned),
+        auth_time: user.auth_time,
+        created_at: now,
+        expires_at: now + cx.settings.auth_code_ttl.as_secs() as i64,
+        used_at: None,
+        sign_in: user.method.stored(),
+    };
+    // The grant and the code are written in the next group commit: nothing is answered
+    // before both are durable.
+    db.committer()?.run_blocking(move |conn| {
+        row.grant_id = grants::upsert(
             conn,
-            &user.id,
-            &client.id,
-            &scope,
+            &row.user_id,
+            &row.client_id,
+            &row.scope,
             remember,
-            user.auth_time,
-            now,
+            row.auth_time,
+            row.created_at,
         )?;
-        codes::insert(
-            conn,
-            &CodeRow {
-                hash: hash.clone(),
-                client_id: client.id.clone(),
-                user_id: user.id.clone(),
-                grant_id,
-                family_id: secret::new_id(),
-                // The column holds the empty text for no redirect URI.
-                redirect_uri: terms
-                    .redirect_uri
-                    .map_or_else(String::new, |uri| uri.as_str().to_owned()),
-                redirect_uri_given: terms.redirect_uri_given,
-                scope,
-                nonce: terms.nonce.map(str::to_owned),
-                code_challenge: terms.code_challenge.map(str::to_owned),
-                auth_time: user.auth_time,
-                created_at: now,
-                expires_at: now + cx.settings.auth_code_ttl.as_secs() as i64,
-                used_at: None,
-                sign_in: user.method.stored(),
-            },
-        )
+        codes::insert(conn, &row)
     })?;
     Ok(code)
 }

@@ -239,6 +239,16 @@ pub fn get(db: &Db, actor: Actor<'_>, id: &str) -> Result<Client> {
     Ok(client)
 }
 
+/// A client for a protocol request (an authorization request, a flow going on), from
+/// memory when read recently: a change made in this process counts at once, one made by
+/// another within [`crate::storage::memo::MEMO_BOUND`], as for token requests.
+pub fn for_protocol(db: &Db, id: &str) -> Result<Client> {
+    validate_client_id(id).map_err(|_| Error::not_found("client", id))?;
+    store::find_remembered(db, id)?
+        .map(|s| s.client)
+        .ok_or_else(|| Error::not_found("client", id))
+}
+
 pub fn list(
     db: &Db,
     actor: Actor<'_>,

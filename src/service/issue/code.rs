@@ -12,7 +12,7 @@ use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens as store;
-use crate::storage::{codes, grants, users, write};
+use crate::storage::{codes, grants, users};
 
 impl Issuer<'_> {
     /// Exchanges an authorization code. A second use of a code fails and revokes what the
@@ -54,7 +54,7 @@ impl Issuer<'_> {
             }
             return Err(Error::OAuth(refusal.to_oauth()));
         }
-        let user = users::find_by_id(&mut conn, &row.user_id)?
+        let user = users::find_remembered_on(self.db, &mut conn, &row.user_id)?
             .ok_or_else(|| invalid_grant("the user no longer exists"))?;
         let scope = ScopeSet::parse(&row.scope).map_err(Error::internal)?;
         let stored = grants::session_claims(&mut conn, &row.grant_id)?;
@@ -74,19 +74,24 @@ impl Issuer<'_> {
             sign_in: &sign_in,
         };
         let response = self.prepare(&what, &key, now)?;
+        let rows = self.rows(&what, &row.grant_id, &response, now);
+        // The committer needs a connection of the same pool while this request waits.
+        drop(conn);
         // Consuming the code and storing its tokens is one transaction: whoever consumes
-        // first wins, and a concurrent second exchange counts as a replay.
-        let consumed = write(&mut conn, |conn| {
+        // first wins, and a concurrent second exchange counts as a replay. The grant's
+        // use time was set when the code was issued, moments ago.
+        let consumed = self.db.committer()?.run_blocking(move |conn| {
             if !codes::consume(conn, &hash, now)? {
                 return Ok(false);
             }
-            self.persist(conn, &what, &row.grant_id, &response, now)?;
+            for token in &rows {
+                store::insert(conn, &token.as_new())?;
+            }
             Ok(true)
         })?;
         if !consumed {
-            self.db.change_on(&mut conn, |tx| {
-                store::revoke_family(tx, &row.family_id, now)
-            })?;
+            self.db
+                .change(|tx| store::revoke_family(tx, &row.family_id, now))?;
             return Err(Error::OAuth(CodeRefusal::Replayed.to_oauth()));
         }
         Ok(response)

@@ -22,7 +22,7 @@ use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX};
 use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
-use crate::storage::tokens::{self as store, NewToken, ACCESS, REFRESH};
+use crate::storage::tokens::{self as store, OwnedToken, ACCESS, REFRESH};
 use crate::storage::users::{self, UserRecord};
 use crate::storage::{grants, write, Db, DbConnection};
 
@@ -135,7 +135,8 @@ impl Issuer<'_> {
         })
     }
 
-    /// Stores prepared tokens under `grant_id`, in the caller's transaction.
+    /// Stores prepared tokens under `grant_id`, in the caller's transaction, and notes
+    /// the grant's use.
     fn persist(
         &self,
         conn: &mut DbConnection,
@@ -144,45 +145,53 @@ impl Issuer<'_> {
         response: &TokenResponse,
         now: Timestamp,
     ) -> Result<()> {
+        for row in self.rows(what, grant_id, response, now) {
+            store::insert(conn, &row.as_new())?;
+        }
+        grants::touch(conn, grant_id, now)
+    }
+
+    /// The rows of prepared tokens, to be stored under `grant_id`.
+    fn rows(
+        &self,
+        what: &Issue<'_>,
+        grant_id: &str,
+        response: &TokenResponse,
+        now: Timestamp,
+    ) -> Vec<OwnedToken> {
         let refresh_scope = match what.refresh_scope {
             Some(granted) => holdable(granted, role_of_user(what.user.is_admin)).to_string(),
             None => response.scope.clone(),
         };
-        let sign_in = what.sign_in.stored();
-        let mut store_token = |token: &str, kind: &str, scope: &str, ttl: Duration| {
-            store::insert(
-                conn,
-                &NewToken {
-                    hash: &secret::token_hash(token),
-                    kind,
-                    client_id: &what.client.id,
-                    user_id: Some(&what.user.id),
-                    grant_id: Some(grant_id),
-                    family_id: Some(what.family_id),
-                    scope,
-                    issued_at: now,
-                    expires_at: now + Self::ttl(ttl),
-                    auth_time: Some(what.auth_time),
-                    // Only a refresh issues ID tokens again later.
-                    sign_in: sign_in.as_deref().filter(|_| kind == REFRESH),
-                },
-            )
+        let row = |token: &str, kind: &'static str, scope: &str, ttl: Duration| OwnedToken {
+            hash: secret::token_hash(token),
+            kind,
+            client_id: what.client.id.clone(),
+            user_id: Some(what.user.id.clone()),
+            grant_id: Some(grant_id.to_owned()),
+            family_id: Some(what.family_id.to_owned()),
+            scope: scope.to_owned(),
+            issued_at: now,
+            expires_at: now + Self::ttl(ttl),
+            auth_time: Some(what.auth_time),
+            // Only a refresh issues ID tokens again later.
+            sign_in: what.sign_in.stored().filter(|_| kind == REFRESH),
         };
-        store_token(
+        let mut rows = vec![row(
             response.access_token.expose_str(),
             ACCESS,
             &response.scope,
             self.settings.access_token_ttl,
-        )?;
+        )];
         if let Some(refresh) = &response.refresh_token {
-            store_token(
+            rows.push(row(
                 refresh.expose_str(),
                 REFRESH,
                 &refresh_scope,
                 self.settings.refresh_token_ttl,
-            )?;
+            ));
         }
-        grants::touch(conn, grant_id, now)
+        rows
     }
 }
 

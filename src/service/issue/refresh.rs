@@ -61,7 +61,7 @@ impl Issuer<'_> {
                 .user_id
                 .clone()
                 .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
-            let user = users::find_by_id(&mut conn, &user_id)?
+            let user = users::find_remembered_on(self.db, &mut conn, &user_id)?
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
             let family = t.family_id.clone().unwrap_or_else(secret::new_id);
             let grant_id = t.grant_id.clone().unwrap_or_default();

@@ -3,3 +3,4 @@
 
 mod surface;
 mod transport;
+mod work;
