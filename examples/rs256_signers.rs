@@ -28,7 +28,10 @@ fn main() {
     let pkey = PKey::from_rsa(rsa).expect("a key");
     let openssl = rate(|| {
         let mut signer = Signer::new(MessageDigest::sha256(), &pkey).expect("a signer");
-        signer.sign_oneshot_to_vec(&message).expect("a signature").len()
+        signer
+            .sign_oneshot_to_vec(&message)
+            .expect("a signature")
+            .len()
     });
 
     let ring_key = ring::signature::RsaKeyPair::from_der(&der).expect("ring reads the key");
@@ -36,11 +39,19 @@ fn main() {
     let ring = rate(|| {
         let mut signature = vec![0u8; ring_key.public().modulus_len()];
         ring_key
-            .sign(&ring::signature::RSA_PKCS1_SHA256, &random, &message, &mut signature)
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &random,
+                &message,
+                &mut signature,
+            )
             .expect("a signature");
         signature.len()
     });
 
-    println!("openssl {} {openssl:.0} signatures/s on one core", openssl::version::version());
+    println!(
+        "openssl {} {openssl:.0} signatures/s on one core",
+        openssl::version::version()
+    );
     println!("ring 0.17 {ring:.0} signatures/s on one core");
 }
