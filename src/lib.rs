@@ -9,6 +9,7 @@
 // A request must never be able to panic the server; failures are values.
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod error;
