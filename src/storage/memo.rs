@@ -1,4 +1,4 @@
-//! A short-lived memory of hot rows (clients by id, tokens by hash), so that the requests
+//! A short-lived memory of hot rows (clients and users by id, tokens by hash), so that the requests
 //! that dominate traffic — token issuance and introspection — do not read the database
 //! every time. Each [`super::Db`] owns its memos and the [`Epoch`] they share.
 //!
