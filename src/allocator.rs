@@ -5,7 +5,7 @@
 //! (39 MiB against 18 MiB idle here; 64 against 30 MiB after a load of code flows). Committing on demand and purging at once costs
 //! nothing measurable in throughput (`scripts/bench`).
 
-use libmimalloc_sys::{mi_option_get, mi_option_set, mi_option_t};
+use libmimalloc_sys::{mi_option_set, mi_option_t};
 
 /// `mi_option_arena_eager_commit` in mimalloc 3's `mi_option_e` (default 2: on Linux).
 const ARENA_EAGER_COMMIT: mi_option_t = 4;
@@ -22,16 +22,14 @@ pub fn return_memory_promptly() {
     }
 }
 
-/// The option's current value.
-pub fn option(option: mi_option_t) -> i64 {
-    // SAFETY: a plain getter of a global integer.
-    #[allow(clippy::useless_conversion)] // c_long is i64 only on 64-bit Linux
-    i64::from(unsafe { mi_option_get(option) })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn option(option: mi_option_t) -> std::os::raw::c_long {
+        // SAFETY: a plain getter of a global integer.
+        unsafe { libmimalloc_sys::mi_option_get(option) }
+    }
 
     /// The option numbers are mimalloc's enum positions: its documented defaults show
     /// that they still name the options meant (a new mimalloc that moves them fails here).

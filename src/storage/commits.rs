@@ -16,42 +16,13 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-use super::tokens::{insert, NewToken, ACCESS};
+use super::tokens::{insert, OwnedToken};
 use super::{write, Conn, DbConnection, Pool};
 use crate::error::{Error, Result};
 
 /// The most rows written in one transaction; enough to absorb a burst, small enough that
 /// the write lock is never held for long.
 const MAX_BATCH: usize = 256;
-
-/// A machine's access token (no user, grant or family) waiting to be written; it owns
-/// its fields so that it can be handed to the committer thread.
-#[derive(Debug, Clone)]
-pub struct PendingToken {
-    pub hash: Vec<u8>,
-    pub client_id: String,
-    pub scope: String,
-    pub issued_at: i64,
-    pub expires_at: i64,
-}
-
-impl PendingToken {
-    fn as_new(&self) -> NewToken<'_> {
-        NewToken {
-            hash: &self.hash,
-            kind: ACCESS,
-            client_id: &self.client_id,
-            user_id: None,
-            grant_id: None,
-            family_id: None,
-            scope: &self.scope,
-            issued_at: self.issued_at,
-            expires_at: self.expires_at,
-            auth_time: None,
-            sign_in: None,
-        }
-    }
-}
 
 /// Statements for the shared transaction. They may run twice: when a batch fails, each
 /// of its jobs is run again in a transaction of its own, so that one bad job fails only
@@ -113,7 +84,7 @@ impl Committer {
     }
 
     /// Writes the row; returns once it is committed.
-    pub async fn insert(&self, row: PendingToken) -> Result<()> {
+    pub async fn insert(&self, row: OwnedToken) -> Result<()> {
         self.run(move |conn| insert(conn, &row.as_new())).await
     }
 

@@ -47,6 +47,29 @@ pub struct OwnedToken {
 }
 
 impl OwnedToken {
+    /// A machine's access token: no user, grant or family.
+    pub fn machine(
+        hash: Vec<u8>,
+        client_id: &str,
+        scope: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            hash,
+            kind: ACCESS,
+            client_id: client_id.to_owned(),
+            user_id: None,
+            grant_id: None,
+            family_id: None,
+            scope: scope.to_owned(),
+            issued_at,
+            expires_at,
+            auth_time: None,
+            sign_in: None,
+        }
+    }
+
     pub fn as_new(&self) -> NewToken<'_> {
         NewToken {
             hash: &self.hash,
@@ -108,6 +131,11 @@ pub fn insert(conn: &mut DbConnection, token: &NewToken<'_>) -> Result<()> {
         .values(token)
         .execute(conn)?;
     Ok(())
+}
+
+/// Stores tokens made ahead of the transaction.
+pub fn insert_all(conn: &mut DbConnection, tokens: &[OwnedToken]) -> Result<()> {
+    tokens.iter().try_for_each(|t| insert(conn, &t.as_new()))
 }
 
 pub fn find(conn: &mut DbConnection, hash: &[u8]) -> Result<Option<TokenRecord>> {

@@ -22,18 +22,6 @@ pub struct WorkDone {
     pub write_transactions: u64,
 }
 
-impl std::ops::Sub for WorkDone {
-    type Output = WorkDone;
-    fn sub(self, earlier: WorkDone) -> WorkDone {
-        WorkDone {
-            statements: self.statements.saturating_sub(earlier.statements),
-            write_transactions: self
-                .write_transactions
-                .saturating_sub(earlier.write_transactions),
-        }
-    }
-}
-
 impl Work {
     pub fn read(&self) -> WorkDone {
         WorkDone {

@@ -84,9 +84,7 @@ impl Issuer<'_> {
             if !codes::consume(conn, &hash, now)? {
                 return Ok(false);
             }
-            for token in &rows {
-                store::insert(conn, &token.as_new())?;
-            }
+            store::insert_all(conn, &rows)?;
             Ok(true)
         })?;
         if !consumed {

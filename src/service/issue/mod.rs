@@ -145,9 +145,7 @@ impl Issuer<'_> {
         response: &TokenResponse,
         now: Timestamp,
     ) -> Result<()> {
-        for row in self.rows(what, grant_id, response, now) {
-            store::insert(conn, &row.as_new())?;
-        }
+        store::insert_all(conn, &self.rows(what, grant_id, response, now))?;
         grants::touch(conn, grant_id, now)
     }
 

@@ -23,8 +23,7 @@ use crate::protocol::scope::ScopeSet;
 use crate::protocol::secret::{self, Secret, ACCESS_TOKEN_PREFIX};
 use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
-use crate::storage::commits::PendingToken;
-use crate::storage::tokens::{self as store, TokenRecord};
+use crate::storage::tokens::{self as store, OwnedToken, TokenRecord};
 use crate::storage::{clients, Db};
 
 /// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
@@ -118,13 +117,13 @@ pub async fn client_credentials(
 ) -> Result<TokenResponse> {
     let scope = grant::client_credentials_scope(client, requested_scope)?.to_string();
     let token = secret::new_token(ACCESS_TOKEN_PREFIX);
-    let row = PendingToken {
-        hash: secret::token_hash(&token),
-        client_id: client.id.clone(),
-        scope: scope.clone(),
-        issued_at: now,
-        expires_at: now + ttl.as_secs() as i64,
-    };
+    let row = OwnedToken::machine(
+        secret::token_hash(&token),
+        &client.id,
+        &scope,
+        now,
+        now + ttl.as_secs() as i64,
+    );
     db.committer()?.insert(row).await?;
     Ok(TokenResponse {
         access_token: Secret::new(token),
