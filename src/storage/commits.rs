@@ -1,5 +1,5 @@
 //! Group commit for the writes on the hot paths: issued access tokens, authorization
-//! codes and their exchange.
+//! codes and their exchange, refresh rotations.
 //!
 //! A write must be durable before its response is sent. Writing each in its own
 //! transaction makes every request queue for the database's write lock and pay a commit
@@ -8,8 +8,9 @@
 //! every waiter. Under load one commit serves many requests; when idle, work is written
 //! as soon as it arrives.
 //!
-//! Work handed here only adds rows or changes codes, grants' use times and the like
-//! ([`super::write`]); a change to a row the memos hold goes through [`super::Db::change`].
+//! Work handed here directly only adds rows or changes codes, grants' use times and the
+//! like ([`super::write`]); a change to a row the memos hold (a refresh token's rotation)
+//! comes through [`super::Db::change_grouped`], which moves their epoch after the commit.
 
 use std::sync::mpsc;
 use std::thread;

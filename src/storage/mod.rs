@@ -235,7 +235,21 @@ impl Db {
         result
     }
 
-    /// The group committer for issued access tokens, started on first use.
+    /// [`Db::change`] through the group committer: the work shares the next group commit,
+    /// and the epoch moves once it has been committed (or has failed). The caller must
+    /// hold no pooled connection while it waits ([`commits::Committer::run_blocking`]).
+    pub fn change_grouped<T: Send + 'static>(
+        &self,
+        mut work: impl FnMut(&mut Tx<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let result = self
+            .committer()?
+            .run_blocking(move |conn| work(&mut Tx(conn)));
+        self.hot.epoch.advance();
+        result
+    }
+
+    /// The group committer for the hot paths' writes, started on first use.
     pub fn committer(&self) -> Result<&commits::Committer> {
         if let Some(c) = self.hot.committer.get() {
             return Ok(c);

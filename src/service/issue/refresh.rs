@@ -19,7 +19,7 @@ use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens::{self as store, TokenRow};
-use crate::storage::{users, DbConnection};
+use crate::storage::{grants, users, DbConnection};
 
 impl Issuer<'_> {
     /// Redeems a refresh token for a new pair. The old token is spent; presenting it again
@@ -39,10 +39,10 @@ impl Issuer<'_> {
         }
         let hash = secret::token_hash(refresh_token);
         let key = self.key()?;
-        let mut conn = self.db.conn()?;
         // A concurrent redemption can win between our read and our update; the next
         // attempt then finds the successor it stored (the grace window).
         for _ in 0..3 {
+            let mut conn = self.db.conn()?;
             let record = store::find(&mut conn, &hash)?
                 .ok_or_else(|| invalid_grant("the refresh token is invalid"))?;
             let t = &record.token;
@@ -63,6 +63,8 @@ impl Issuer<'_> {
                 .ok_or_else(|| invalid_grant("the refresh token has no user"))?;
             let user = users::find_remembered_on(self.db, &mut conn, &user_id)?
                 .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+            // The committer needs a connection of the same pool while this request waits.
+            drop(conn);
             let family = t.family_id.clone().unwrap_or_else(secret::new_id);
             let grant_id = t.grant_id.clone().unwrap_or_default();
             let extra = ExtraClaims::from_stored(record.session_claims.as_deref())
@@ -88,11 +90,16 @@ impl Issuer<'_> {
                 .as_ref()
                 .map(|t| secret::token_hash(t.expose_str()))
                 .unwrap_or_default();
-            let rotated = self.db.change_on(&mut conn, |tx| {
-                if !store::mark_rotated(tx, &hash, &sealed, &successor_hash, now)? {
+            let rows = self.rows(&what, &grant_id, &response, now);
+            let spent = hash.clone();
+            // Spending the old token and storing its successors is one transaction in the
+            // next group commit: of two concurrent redemptions only one marks it rotated.
+            let rotated = self.db.change_grouped(move |tx| {
+                if !store::mark_rotated(tx, &spent, &sealed, &successor_hash, now)? {
                     return Ok(false);
                 }
-                self.persist(tx.conn(), &what, &grant_id, &response, now)?;
+                store::insert_all(tx.conn(), &rows)?;
+                grants::touch(tx.conn(), &grant_id, now)?;
                 Ok(true)
             })?;
             if rotated {
