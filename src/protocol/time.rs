@@ -15,6 +15,15 @@ pub fn now() -> Timestamp {
         .unwrap_or(0)
 }
 
+/// Microseconds since the epoch: an ordering, not a time to show (see `secret::new_token`).
+#[allow(clippy::disallowed_methods)]
+pub fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 pub fn to_rfc3339(ts: Timestamp) -> String {
     let t = UNIX_EPOCH + Duration::from_secs(ts.max(0) as u64);
     humantime::format_rfc3339_seconds(t).to_string()

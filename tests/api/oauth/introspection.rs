@@ -411,7 +411,94 @@ async fn flush_also_removes_expired_codes_and_sign_in_requests(backend: Backend)
     assert_error(r, 400, "invalid_grant").await;
 }
 
+/// Tokens issued before keys began with a selector are stored under their bare SHA-256
+/// and keep working: introspection finds them and revocation ends them. A new token with
+/// its selector changed (still well formed) is another key, and is found nowhere.
+async fn tokens_from_before_selectors_still_work(backend: Backend) {
+    use portcullis::protocol::secret;
+    use portcullis::storage::tokens::{insert, NewToken, ACCESS};
+    use sha2::Digest;
+    let app = TestApp::spawn(backend).await;
+    let (id, client_secret) = app.machine_client("tokens:introspect");
+    let now = portcullis::protocol::time::now();
+    let old = format!(
+        "{}{}",
+        secret::ACCESS_TOKEN_PREFIX,
+        secret::random_string(32)
+    );
+    let bare = sha2::Sha256::digest(old.as_bytes()).to_vec();
+    assert_eq!(secret::token_hash(&old), bare);
+    insert(
+        &mut app.db.conn().expect("a connection"),
+        &NewToken {
+            hash: &bare,
+            kind: ACCESS,
+            client_id: &id,
+            user_id: None,
+            grant_id: None,
+            family_id: None,
+            scope: "tokens:introspect",
+            issued_at: now,
+            expires_at: now + 3600,
+            auth_time: None,
+            sign_in: None,
+        },
+    )
+    .expect("stored");
+    let body = json(
+        app.introspect_as(&id, &client_secret, &old)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["client_id"], id.as_str());
+
+    let new = app.client_credentials_token(&id, &client_secret, &[]).await;
+    assert_eq!(new.len(), old.len() + 11, "{new}");
+    let body = json(
+        app.introspect_as(&id, &client_secret, &new)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["active"], true, "{body}");
+    // Another well-formed selector (the first selector character moved by one).
+    let first = new.as_bytes()[6];
+    let other = if first == b'A' { 'B' } else { 'A' };
+    let moved = format!("{}{other}{}", &new[..6], &new[7..]);
+    let body = json(
+        app.introspect_as(&id, &client_secret, &moved)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["active"], false, "{body}");
+
+    let r = app
+        .http
+        .post(app.url("/oauth2/revoke"))
+        .basic_auth(&id, Some(&client_secret))
+        .form(&[("token", old.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body = json(
+        app.introspect_as(&id, &client_secret, &old)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(body["active"], false, "{body}");
+}
+
 on_both_backends!(
+    tokens_from_before_selectors_still_work,
     flush_removes_every_expired_token_batch_by_batch,
     a_client_introspects_its_own_tokens_only,
     a_bearer_with_tokens_introspect_sees_every_token,
