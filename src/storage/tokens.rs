@@ -245,26 +245,42 @@ pub fn mark_rotated(
         == 1)
 }
 
+/// A PostgreSQL statement sees only what had committed when it began. A refresh rotation
+/// in flight holds a lock on the live token it spends: a revocation waits for it, then
+/// revokes that token, but cannot see the successor the rotation inserted. A second
+/// statement, begun after the wait, sees and revokes it; a rotation that begins later
+/// finds its token revoked (`mark_rotated`). On SQLite writers never overlap, and the
+/// second pass finds nothing.
+const REVOKE_PASSES: usize = 2;
+
 /// Revokes every token of a family (a code's tokens, or a refresh rotation chain).
 pub fn revoke_family(tx: &mut Tx<'_>, family_id: &str, now: Timestamp) -> Result<usize> {
-    let revoked = diesel::update(
-        tokens::table
-            .filter(tokens::family_id.eq(family_id))
-            .filter(tokens::revoked_at.is_null()),
-    )
-    .set(tokens::revoked_at.eq(now))
-    .execute(tx.conn())?;
+    let mut revoked = 0;
+    // Twice, see REVOKE_PASSES.
+    for _ in 0..REVOKE_PASSES {
+        revoked += diesel::update(
+            tokens::table
+                .filter(tokens::family_id.eq(family_id))
+                .filter(tokens::revoked_at.is_null()),
+        )
+        .set(tokens::revoked_at.eq(now))
+        .execute(tx.conn())?;
+    }
     Ok(revoked)
 }
 
 /// Revokes every live token issued to a user, through any client.
 pub fn revoke_for_user(tx: &mut Tx<'_>, user_id: &str, now: Timestamp) -> Result<usize> {
-    let revoked = diesel::update(
-        tokens::table
-            .filter(tokens::user_id.eq(user_id))
-            .filter(tokens::revoked_at.is_null()),
-    )
-    .set(tokens::revoked_at.eq(now))
-    .execute(tx.conn())?;
+    let mut revoked = 0;
+    // Twice, see REVOKE_PASSES.
+    for _ in 0..REVOKE_PASSES {
+        revoked += diesel::update(
+            tokens::table
+                .filter(tokens::user_id.eq(user_id))
+                .filter(tokens::revoked_at.is_null()),
+        )
+        .set(tokens::revoked_at.eq(now))
+        .execute(tx.conn())?;
+    }
     Ok(revoked)
 }
