@@ -17,6 +17,7 @@ use crate::protocol::secret;
 use crate::protocol::sign_in::SignInMethod;
 use crate::protocol::time::Timestamp;
 use crate::protocol::token::TokenKind;
+use crate::service::grants::ACCESS_TIME_RESOLUTION;
 use crate::service::tokens::TokenResponse;
 use crate::storage::tokens::{self as store, TokenRow};
 use crate::storage::{grants, users, DbConnection};
@@ -91,6 +92,11 @@ impl Issuer<'_> {
                 .map(|t| secret::token_hash(t.expose_str()))
                 .unwrap_or_default();
             let rows = self.rows(&what, &grant_id, &response, now);
+            // The grant's last use is kept to the minute, as for token uses: a busy
+            // grant is not written by every refresh (nor locked by every node's commit).
+            let note_use = record
+                .grant_access_time
+                .is_none_or(|t| t < now - ACCESS_TIME_RESOLUTION);
             let spent = hash.clone();
             // Spending the old token and storing its successors is one transaction in the
             // next group commit: of two concurrent redemptions only one marks it rotated.
@@ -99,7 +105,9 @@ impl Issuer<'_> {
                     return Ok(false);
                 }
                 store::insert_all(tx.conn(), &rows)?;
-                grants::touch(tx.conn(), &grant_id, now)?;
+                if note_use {
+                    grants::touch_if_stale(tx.conn(), &grant_id, now, ACCESS_TIME_RESOLUTION)?;
+                }
                 Ok(true)
             })?;
             if rotated {
